@@ -1,0 +1,6 @@
+"""Administration: accounts, schools, the supervision line, student import. No case content."""
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,121 @@
+"""Account and school administration rules. Flush, never commit; audit every change."""
+from sqlalchemy import func, select
+
+from .. import audit, clock
+from ..auth.passwords import hash_password, password_problems
+from ..auth.services import AccountError, end_other_sessions, validate_supervisor
+from ..extensions import db
+from ..models import Case, School, User
+from ..models.people import TIERS
+
+
+def supervisor_choices():
+    """Active staff who can supervise someone (any supervision tier above a worker)."""
+    return db.session.scalars(select(User).where(User.role.in_([r for r, t in TIERS.items() if t > 1]),
+                                                 User.active.is_(True))
+                              .order_by(User.display_name)).all()
+
+
+def _apply(user, data):
+    supervisor = db.session.get(User, data["supervisor_id"]) if data.get("supervisor_id") else None
+    problem = validate_supervisor(data["role"], supervisor)
+    if problem:
+        raise AccountError("supervisor", problem)
+    if supervisor is not None and user.id is not None and supervisor.id == user.id:
+        raise AccountError("supervisor", "not_higher")
+    # A role change must keep everyone this user supervises below them.
+    if user.id is not None and data["role"] != user.role:
+        below = db.session.scalars(select(User).where(User.supervisor_id == user.id,
+                                                      User.active.is_(True))).all()
+        if any(TIERS.get(data["role"], 0) <= TIERS.get(s.role, 0) for s in below):
+            raise AccountError("role", "would_break_line")
+    user.display_name = data["display_name"].strip()
+    user.email = (data.get("email") or "").strip() or None
+    user.role = data["role"]
+    user.supervisor = supervisor
+    user.on_duty = bool(data.get("on_duty"))
+    user.schools = db.session.scalars(select(School).where(School.id.in_(data.get("school_ids") or []))).all()
+
+
+def create_user(actor, data):
+    username = data["username"].strip().lower()
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        raise AccountError("username", "taken")
+    problems = password_problems(data.get("password") or "", [username, data["display_name"]])
+    if problems:
+        raise AccountError("password", " ".join(problems))
+    user = User(username=username, password_hash=hash_password(data["password"]),
+                password_changed_at=clock.now(), active=True, role=data["role"])
+    db.session.add(user)
+    _apply(user, data)
+    db.session.flush()
+    audit.record("user.created", user, actor=actor, details={"role": user.role})
+    return user
+
+
+def update_user(actor, user, data, version=None):
+    if version is not None and str(version) != str(user.version_id):
+        raise AccountError(None, "stale")
+    before = {"role": user.role, "supervisor_id": user.supervisor_id,
+              "schools": sorted(s.id for s in user.schools)}
+    _apply(user, data)
+    if data.get("password"):
+        problems = password_problems(data["password"], [user.username, user.display_name])
+        if problems:
+            raise AccountError("password", " ".join(problems))
+        user.password_hash = hash_password(data["password"])
+        user.password_changed_at = clock.now()
+        end_other_sessions(user, reason="password_reset")
+    db.session.flush()
+    after = {"role": user.role, "supervisor_id": user.supervisor_id,
+             "schools": sorted(s.id for s in user.schools)}
+    audit.record("user.updated", user, actor=actor,
+                 details={"changed": sorted(k for k in after if after[k] != before[k]),
+                          "password_reset": bool(data.get("password"))})
+
+
+def set_active(actor, user, active: bool):
+    if user.id == actor.id:
+        raise AccountError(None, "self")
+    if not active:
+        if db.session.scalar(select(func.count()).select_from(User).where(
+                User.supervisor_id == user.id, User.active.is_(True))):
+            raise AccountError(None, "has_supervisees")
+        open_cases = db.session.scalar(select(func.count()).select_from(Case).where(
+            Case.worker_id == user.id, Case.status != "closed"))
+        if open_cases:
+            raise AccountError(None, "has_cases")
+        user.deactivated_at = clock.now()
+        end_other_sessions(user, reason="deactivated")
+    else:
+        user.deactivated_at = None
+    user.active = active
+    audit.record("user.activated" if active else "user.deactivated", user, actor=actor)
+
+
+def save_school(actor, school, data):
+    code = data["code"].strip().upper()
+    clash = db.session.scalar(select(School.id).where(School.code == code))
+    if clash and clash != school.id:
+        raise AccountError("code", "taken")
+    created = school.id is None
+    school.code, school.name, school.active = code, data["name"].strip(), bool(data["active"])
+    db.session.add(school)
+    db.session.flush()
+    audit.record("school.created" if created else "school.updated", school, actor=actor)
+    return school
+
+
+def line_tree():
+    """The supervision line as nested (user, children) pairs, roots first, in one query."""
+    users = db.session.scalars(select(User).where(User.role.in_(list(TIERS)))
+                               .order_by(User.display_name)).all()
+    children = {}
+    for u in users:
+        children.setdefault(u.supervisor_id, []).append(u)
+    ids = {u.id for u in users}
+
+    def build(parent_id):
+        return [(u, build(u.id)) for u in children.get(parent_id, [])]
+    roots = [u for u in users if u.supervisor_id is None or u.supervisor_id not in ids]
+    return [(u, build(u.id)) for u in sorted(roots, key=lambda u: (-u.tier, u.display_name))]

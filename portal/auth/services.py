@@ -1,0 +1,138 @@
+"""Accounts and login sessions: rules, no HTTP."""
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, session
+from flask_login import login_user, logout_user
+from sqlalchemy import select, update
+
+from .. import audit, clock
+from ..extensions import db, login_manager
+from ..models import LoginSession, User
+from ..models.people import TIERS
+from .passwords import hash_password, needs_rehash, password_problems, verify_password
+
+LAST_SEEN_GRANULARITY = timedelta(seconds=60)
+
+
+class AccountError(ValueError):
+    """A rule refused the change; `field` names the form field it belongs to."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def find_user(username: str):
+    return db.session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+
+
+def authenticate(username: str, password: str):
+    user = find_user(username)
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or not user.active:
+        audit.record("auth.login_failed", object_type="users", object_id=user.id if user else None,
+                     details={"username": (username or "")[:64]})
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def start_session(user, ip=None, user_agent=None):
+    """Sign in with a fresh session id: anything set before login (a fixated cookie) is dropped."""
+    session.clear()
+    sid = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(id=sid, user_id=user.id, ip=ip, user_agent=(user_agent or "")[:200]))
+    user.last_login_at = clock.now()
+    login_user(user)
+    session["sid"] = sid
+    session.permanent = True
+    audit.record("auth.login", user, actor=user)
+    return sid
+
+
+def end_session(reason="logout"):
+    sid = session.get("sid")
+    if sid:
+        db.session.execute(update(LoginSession).where(LoginSession.id == sid, LoginSession.ended_at.is_(None))
+                           .values(ended_at=clock.now(), end_reason=reason))
+    logout_user()
+    session.clear()
+
+
+def end_other_sessions(user, keep_sid=None, reason="password_changed"):
+    stmt = update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    if keep_sid:
+        stmt = stmt.where(LoginSession.id != keep_sid)
+    db.session.execute(stmt.values(ended_at=clock.now(), end_reason=reason))
+
+
+def change_password(user, current, new, confirm):
+    if not verify_password(user.password_hash, current):
+        raise AccountError("current_password", "wrong")
+    if new != confirm:
+        raise AccountError("confirm", "mismatch")
+    problems = password_problems(new, [user.username, user.display_name, user.email])
+    if problems:
+        raise AccountError("new_password", " ".join(problems))
+    user.password_hash = hash_password(new)
+    user.password_changed_at = clock.now()
+    end_other_sessions(user, keep_sid=session.get("sid"))
+    audit.record("auth.password_changed", user)
+
+
+def validate_supervisor(user_role: str, supervisor) -> str | None:
+    """The supervision line runs strictly upward, so it can never loop."""
+    if supervisor is None:
+        return None
+    if user_role not in TIERS:
+        return "no_line"
+    if supervisor.role not in TIERS or TIERS[supervisor.role] <= TIERS[user_role]:
+        return "not_higher"
+    if not supervisor.active:
+        return "inactive"
+    return None
+
+
+def init_login(app):
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # our own login sessions do this job
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        sid = session.get("sid")
+        if not sid:
+            return None
+        row = db.session.execute(
+            select(LoginSession, User).join(User, User.id == LoginSession.user_id)
+            .where(LoginSession.id == sid, LoginSession.ended_at.is_(None))).first()
+        if row is None or str(row.User.id) != str(user_id) or not row.User.active:
+            return None
+        ls, user = row
+        now = clock.now()
+        if now - ls.last_seen_at > current_app.config["IDLE_TIMEOUT"]:
+            ls.ended_at, ls.end_reason = now, "idle"
+            db.session.commit()
+            g.session_expired = True
+            session.pop("sid", None)
+            return None
+        if now - ls.last_seen_at > LAST_SEEN_GRANULARITY:
+            ls.last_seen_at = now
+            db.session.commit()
+        return user
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        from flask import flash, request, url_for
+        from flask_babel import gettext as _
+
+        from ..web import see_other
+        if g.get("session_expired"):
+            flash(_("You were signed out after a period of inactivity."), "info")
+        else:
+            flash(_("Please sign in to continue."), "info")
+        # Only the path is carried over: query strings may hold a searched name.
+        target = url_for("auth.login", next=request.path if request.method == "GET" else None)
+        return see_other(target)

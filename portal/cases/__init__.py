@@ -1,0 +1,6 @@
+"""Case files: opening, status, risk, team, and the case timeline."""
+from flask import Blueprint
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+from . import views  # noqa: E402,F401

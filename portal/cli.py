@@ -1,0 +1,114 @@
+"""Flask commands: demo-data, create-user, import-students, audit verify, keys status."""
+import getpass
+import os
+import sys
+
+import click
+from flask import current_app
+from sqlalchemy import func, select
+
+from . import audit, demo
+from .config import ROLES
+from .extensions import db
+from .models import DataKey, School, User
+
+
+def register(app):
+    @app.cli.command("demo-data")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+    @click.option("--students", default=100, show_default=True, help="Students per school.")
+    def demo_data(if_empty, students):
+        """Load the demo district (two schools, a supervision line, students, cases)."""
+        if not demo.is_empty():
+            if if_empty:
+                click.echo("Database already has data; demo data not loaded.")
+                return
+            raise click.ClickException("the database is not empty; demo data goes into a new database")
+        password = os.environ.get("DEMO_PASSWORD") or "portal-demo"
+        demo.build(password, students_per_school=students)
+        db.session.commit()
+        click.echo("Demo data loaded.")
+
+    @app.cli.command("demo-logins")
+    def demo_logins():
+        """Print the demo accounts."""
+        password = os.environ.get("DEMO_PASSWORD") or "portal-demo"
+        click.echo("Demo logins (password: %s):" % password)
+        for name in ("teacher", "worker", "assistant", "practice", "supervisor", "mentor", "admin"):
+            u = db.session.scalar(select(User).where(User.username == name))
+            if u:
+                click.echo(f"  {name:<11} {u.role}")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice(ROLES), required=True)
+    @click.option("--name", "display_name", required=True, help="Full name shown in the portal.")
+    @click.option("--email", default=None)
+    @click.option("--school", "schools", multiple=True, help="School code (repeatable).")
+    @click.option("--supervisor", default=None, help="Username of the next person up the line.")
+    def create_user(username, role, display_name, email, schools, supervisor):
+        """Create an account; the password is asked for (or read from PORTAL_NEW_PASSWORD)."""
+        from .admin.services import create_user as _create
+        from .auth.services import AccountError
+        password = os.environ.get("PORTAL_NEW_PASSWORD") or getpass.getpass("Password: ")
+        school_rows = db.session.scalars(select(School).where(School.code.in_([s.upper() for s in schools]))).all()
+        if len(school_rows) != len(set(schools)):
+            raise click.ClickException("unknown school code")
+        sup = None
+        if supervisor:
+            sup = db.session.scalar(select(User).where(User.username == supervisor.lower()))
+            if sup is None:
+                raise click.ClickException(f"no user {supervisor}")
+        try:
+            _create(None, {"username": username, "display_name": display_name, "email": email,
+                           "role": role, "school_ids": [s.id for s in school_rows],
+                           "supervisor_id": sup.id if sup else None, "password": password})
+        except AccountError as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{exc.field}: {exc.message}") from None
+        db.session.commit()
+        click.echo(f"Created {username} ({role}).")
+
+    @app.cli.command("import-students")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def import_students_cmd(path):
+        """Import or update students from a CSV file; all rows or none."""
+        from .students.importer import import_students
+        with open(path, "rb") as fh:
+            report = import_students(None, fh.read())
+        if not report.ok:
+            db.session.rollback()
+            for line, col, reason in report.messages():
+                click.echo(f"line {line}: {col or '-'}: {reason}", err=True)
+            raise click.ClickException(f"{len(report.errors)} problem(s); nothing was imported")
+        db.session.commit()
+        click.echo(f"Imported {report.rows} rows: {report.created} added, {report.updated} updated.")
+
+    audit_cli = click.Group("audit", help="The audit log.")
+
+    @audit_cli.command("verify")
+    def audit_verify():
+        """Check the hash chain; report the first broken link."""
+        ok, count, problem = audit.verify()
+        if ok:
+            click.echo(f"Audit chain intact: {count} events.")
+        else:
+            click.echo(f"Audit chain BROKEN after {count} good events: {problem}", err=True)
+            sys.exit(1)
+
+    app.cli.add_command(audit_cli)
+
+    keys_cli = click.Group("keys", help="The encryption key ring.")
+
+    @keys_cli.command("status")
+    def keys_status():
+        """Master keys and how many data keys each wraps."""
+        ring = current_app.extensions["portal_keyring"]
+        counts = dict(db.session.execute(select(DataKey.master_key_id, func.count())
+                                         .where(DataKey.wrapped.is_not(None))
+                                         .group_by(DataKey.master_key_id)).all())
+        for kid in ring.keys:
+            mark = " (current)" if kid == ring.current else ""
+            click.echo(f"{kid}{mark}: wraps {counts.get(kid, 0)} data keys")
+
+    app.cli.add_command(keys_cli)

@@ -1,0 +1,105 @@
+"""Settings: defaults, then environment, then the mapping passed to create_app.
+
+SQLite in instance/portal.db is the embedded default; DATABASE_URL selects PostgreSQL.
+Secrets (SECRET_KEY, the key ring) come from the environment or from owner-only files in
+instance/, created on first run.
+"""
+import os
+import secrets
+from datetime import timedelta
+
+ROLES = (
+    "teacher",
+    "social_worker",
+    "assistant_supervisor",
+    "practice_supervisor",
+    "supervisor",
+    "supervisor_mentor",
+    "admin",
+)
+
+
+def normalise_db_url(url: str) -> str:
+    """postgresql:// and postgres:// use psycopg 3, the driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def read_or_create_secret(path: str, nbytes: int = 48) -> str:
+    """Read a secret file; create it owner-only when absent."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    value = secrets.token_urlsafe(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value)
+    return value
+
+
+def build_config(instance_path: str, overrides=None) -> dict:
+    overrides = dict(overrides or {})
+    env = os.environ
+    production = env.get("PORTAL_ENV", "development") == "production"
+    cfg = {
+        "PORTAL_ENV": "production" if production else "development",
+        "SQLALCHEMY_DATABASE_URI": normalise_db_url(
+            env.get("DATABASE_URL") or "sqlite:///" + os.path.join(instance_path, "portal.db")
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "KEYRING_PATH": env.get("PORTAL_KEYRING_PATH") or os.path.join(instance_path, "keys"),
+        "PORTAL_MASTER_KEYS": env.get("PORTAL_MASTER_KEYS"),
+        "REDIS_URL": env.get("REDIS_URL"),
+        "MAIL_SERVER": env.get("MAIL_SERVER"),
+        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
+        "MAIL_FROM": env.get("MAIL_FROM", "portal@localhost"),
+        # Session cookies: HttpOnly always, Secure in production (TLS at the proxy).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
+        "SESSION_COOKIE_NAME": "portal_session",
+        "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "IDLE_TIMEOUT": timedelta(minutes=int(env.get("PORTAL_IDLE_MINUTES", "30"))),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session does
+        "WTF_CSRF_SSL_STRICT": production,
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "LOGIN_LIMIT_PER_ACCOUNT": env.get("PORTAL_LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": env.get("PORTAL_LOGIN_LIMIT_ADDRESS", "20 per 15 minutes"),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": env.get("PORTAL_TIMEZONE", "Asia/Shanghai"),
+        "LANGUAGES": {"en": "English", "zh": "简体中文"},
+        "PASSWORD_MIN_LENGTH": 12,
+        "PAGE_SIZE": 25,
+        "IMPORT_MAX_BYTES": 5 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Trusted proxy hops for X-Forwarded-For (gunicorn behind nginx: 1).
+        "PROXY_FIX_HOPS": int(env.get("PORTAL_PROXY_HOPS", "0")),
+        "TESTING": False,
+    }
+    secret = env.get("SECRET_KEY") or overrides.get("SECRET_KEY")
+    if not secret:
+        secret = read_or_create_secret(os.path.join(instance_path, "secret_key"))
+    cfg["SECRET_KEY"] = secret
+    cfg.update(overrides)
+    cfg["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(cfg["SQLALCHEMY_DATABASE_URI"])
+    _create_private_sqlite(cfg["SQLALCHEMY_DATABASE_URI"])
+    return cfg
+
+
+def _create_private_sqlite(url: str):
+    """An embedded database holds children's records: create it owner-only."""
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        path = url[len("sqlite:///"):]
+        if path and not os.path.exists(path) and os.path.isdir(os.path.dirname(path) or "."):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

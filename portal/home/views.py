@@ -1,0 +1,49 @@
+from flask import redirect, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import Case, School, Student, User
+from ..permissions import require, visible_cases_clause
+from ..web import render
+from . import bp
+
+
+@bp.route("/")
+def root():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/home")
+@login_required
+def index():
+    require("home.view")
+    role = current_user.role
+    if role == "admin":
+        counts = {
+            "users": db.session.scalar(select(func.count()).select_from(User).where(User.active.is_(True))),
+            "schools": db.session.scalar(select(func.count()).select_from(School)),
+            "students": db.session.scalar(select(func.count()).select_from(Student)
+                                          .where(Student.active.is_(True))),
+        }
+        return render("home/admin.html", counts=counts)
+    if role == "teacher":
+        return render("home/teacher.html")
+    visible = visible_cases_clause(current_user)
+    by_status = dict(db.session.execute(
+        select(Case.status, func.count()).where(visible, Case.status != "closed")
+        .group_by(Case.status)).all())
+    by_risk = dict(db.session.execute(
+        select(Case.risk_level, func.count()).where(visible, Case.status != "closed")
+        .group_by(Case.risk_level)).all())
+    mine = db.session.scalars(
+        select(Case).where(Case.worker_id == current_user.id, Case.status != "closed")
+        .options(joinedload(Case.student)).order_by(Case.updated_at.desc()).limit(10)).all()
+    high = db.session.scalars(
+        select(Case).where(visible, Case.status != "closed", Case.risk_level == "high")
+        .options(joinedload(Case.student), joinedload(Case.worker))
+        .order_by(Case.updated_at.desc()).limit(10)).all()
+    return render("home/casework.html", by_status=by_status, by_risk=by_risk, mine=mine, high=high)

@@ -1,0 +1,61 @@
+"""Language choice: the user's setting, else the browser's preference; helpers for templates."""
+from flask import current_app, request, session, url_for
+from flask_babel import format_date, format_datetime, get_locale, lazy_gettext as _l
+from flask_login import current_user
+
+# Labels for stored codes, translated at display time.
+LABELS = {
+    "role": {
+        "teacher": _l("Teacher"),
+        "social_worker": _l("Social worker"),
+        "assistant_supervisor": _l("Assistant supervisor"),
+        "practice_supervisor": _l("Practice supervisor"),
+        "supervisor": _l("Supervisor"),
+        "supervisor_mentor": _l("Supervisor-mentor"),
+        "admin": _l("Administrator"),
+    },
+    "case_status": {
+        "intake": _l("Intake"),
+        "assessment": _l("Assessment"),
+        "planning": _l("Planning"),
+        "active": _l("Active"),
+        "review": _l("Review"),
+        "closed": _l("Closed"),
+    },
+    "risk": {
+        "low": _l("Low"),
+        "moderate": _l("Moderate"),
+        "high": _l("High"),
+    },
+}
+
+
+def label(kind: str, code) -> str:
+    return str(LABELS.get(kind, {}).get(code, code or ""))
+
+
+def select_locale():
+    langs = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in langs:
+        return current_user.locale
+    if session.get("locale") in langs:
+        return session["locale"]
+    return request.accept_languages.best_match(list(langs), default="en")
+
+
+def register(app):
+    from .permissions import can
+
+    def allowed(action, obj=None):
+        return can(current_user, action, obj)
+
+    def url_with(**overrides):
+        """The current URL with some query arguments replaced (pagination, filters)."""
+        args = request.args.to_dict()
+        args.update(overrides)
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+    app.jinja_env.globals.update(label=label, allowed=allowed, url_with=url_with,
+                                 get_locale=get_locale)
+    app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
+    app.jinja_env.filters["datetime"] = lambda d, fmt="short": format_datetime(d, fmt) if d else ""

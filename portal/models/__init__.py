@@ -1,0 +1,11 @@
+"""All models, imported here so Alembic and the app see one metadata."""
+from .audit import AuditEvent, AuditHead
+from .cases import Case, CaseMember, TimelineEntry
+from .keys import DataKey
+from .people import LoginSession, School, User, user_schools
+from .students import Guardian, Student
+
+__all__ = [
+    "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession",
+    "School", "Student", "TimelineEntry", "User", "user_schools",
+]

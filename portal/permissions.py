@@ -1,0 +1,113 @@
+"""The one access policy. Every view asks can()/require() before it reads or writes a record.
+
+Deny by default: an action without a rule is refused. Rules are small functions of
+(user, obj); they read the supervision line and the case team, never request data.
+
+Who sees what:
+- the case team is the assigned worker, added members, and everyone above any of them on the
+  supervision line;
+- teachers search students of their schools (to report a concern) and see nothing of cases;
+- administrators manage accounts, schools and student lists and read no case content.
+"""
+from flask import abort, g
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from .extensions import db
+from .models import Case, CaseMember, User
+from .models.people import CASEWORK_ROLES, SUPERVISOR_ROLES
+
+
+class Denied(Exception):
+    pass
+
+
+# -- facts about a user, computed once per request -------------------------------------------
+
+def _memo(key, user, compute):
+    store = g.setdefault("perm_memo", {})
+    k = (key, user.id)
+    if k not in store:
+        store[k] = compute()
+    return store[k]
+
+
+def school_ids(user) -> frozenset:
+    return _memo("schools", user, lambda: frozenset(s.id for s in user.schools))
+
+
+def line_below(user) -> frozenset:
+    """Ids of everyone below `user` on the supervision line (one recursive query)."""
+    def compute():
+        below = select(User.id).where(User.supervisor_id == user.id).cte("below", recursive=True)
+        below = below.union_all(select(User.id).where(User.supervisor_id == below.c.id))
+        return frozenset(db.session.scalars(select(below.c.id)))
+    if user.role not in SUPERVISOR_ROLES:
+        return frozenset()
+    return _memo("below", user, compute)
+
+
+def team_scope(user) -> frozenset:
+    """The user and everyone under them: a case whose team includes any of these is theirs."""
+    return frozenset({user.id}) | line_below(user)
+
+
+def visible_cases_clause(user):
+    """SQL filter for the cases `user` may read, for list queries (same rule as case.view)."""
+    ids = team_scope(user)
+    return or_(Case.worker_id.in_(ids),
+               Case.members.any(CaseMember.user_id.in_(ids)))
+
+
+def in_team(user, case) -> bool:
+    ids = team_scope(user)
+    return case.worker_id in ids or any(m.user_id in ids for m in case.members)
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+def _casework(user):
+    return user.role in CASEWORK_ROLES
+
+
+def _admin(user):
+    return user.role == "admin"
+
+
+RULES = {
+    "home.view": lambda u, o: True,
+    "account.self": lambda u, o: True,
+    # Students: teachers find a student to report a concern; case workers see the student record.
+    "student.search": lambda u, o: u.role == "teacher" or _casework(u),
+    "student.view": lambda u, o: _casework(u) and o.school_id in school_ids(u),
+    # Cases
+    "case.list": lambda u, o: _casework(u),
+    "case.open": lambda u, o: _casework(u) and o.school_id in school_ids(u),
+    "case.view": lambda u, o: _casework(u) and in_team(u, o),
+    # Status, risk and team: the assigned worker or their line above, not every member.
+    "case.edit": lambda u, o: _casework(u) and o.worker_id in team_scope(u),
+    "case.assign": lambda u, o: u.role in SUPERVISOR_ROLES and o.worker_id in team_scope(u),
+    # Administration: accounts, schools, student lists; never case content.
+    "admin.users": lambda u, o: _admin(u),
+    "admin.schools": lambda u, o: _admin(u),
+    "admin.students": lambda u, o: _admin(u),
+}
+
+
+def can(user, action: str, obj=None) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    rule = RULES.get(action)
+    if rule is None:
+        return False
+    return bool(rule(user, obj))
+
+
+def require(action: str, obj=None):
+    """Abort with 403 (audited by the error handler) unless current_user may do `action`."""
+    if not can(current_user, action, obj):
+        g.denied = {"action": action,
+                    "object_type": getattr(obj, "__tablename__", None),
+                    "object_id": getattr(obj, "id", None)}
+        abort(403)
+    return obj
