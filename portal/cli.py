@@ -5,6 +5,7 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from . import audit, demo
@@ -84,7 +85,7 @@ def register(app):
         db.session.commit()
         click.echo(f"Imported {report.rows} rows: {report.created} added, {report.updated} updated.")
 
-    audit_cli = click.Group("audit", help="The audit log.")
+    audit_cli = AppGroup("audit", help="The audit log.")
 
     @audit_cli.command("verify")
     def audit_verify():
@@ -98,7 +99,7 @@ def register(app):
 
     app.cli.add_command(audit_cli)
 
-    keys_cli = click.Group("keys", help="The encryption key ring.")
+    keys_cli = AppGroup("keys", help="The encryption key ring.")
 
     @keys_cli.command("status")
     def keys_status():

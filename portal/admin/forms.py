@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, Select
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from ..config import ROLES
+from ..formkit import choices
 from ..i18n import LABELS
 
 
@@ -19,7 +20,7 @@ class UserForm(FlaskForm):
         Regexp(r"^[a-zA-Z0-9._-]+$", message=_l("Use letters, digits, dots, dashes and underscores."))])
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
     email = EmailField(_l("Email"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
-    role = SelectField(_l("Role"), choices=[(r, LABELS["role"][r]) for r in ROLES])
+    role = SelectField(_l("Role"), choices=choices((r, LABELS["role"][r]) for r in ROLES))
     schools = MultiCheckboxField(_l("Schools"), coerce=int)
     supervisor = SelectField(_l("Supervisor (next person up the supervision line)"), coerce=int)
     on_duty = BooleanField(_l("On duty for urgent concerns and crises"))

@@ -8,6 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..auth.services import AccountError
 from ..config import ROLES
 from ..extensions import db
+from ..formkit import choices
 from ..i18n import label
 from ..models import School, Student, User, user_schools
 from ..permissions import require
@@ -53,10 +54,10 @@ def users():
 
 
 def _user_form_choices(form):
-    form.schools.choices = [(s.id, f"{s.name} ({s.code})")
-                            for s in db.session.scalars(select(School).order_by(School.name))]
-    form.supervisor.choices = [(0, _("— none —"))] + [
-        (u.id, f"{u.display_name} · {label('role', u.role)}") for u in services.supervisor_choices()]
+    form.schools.choices = choices((s.id, f"{s.name} ({s.code})")
+                                   for s in db.session.scalars(select(School).order_by(School.name)))
+    form.supervisor.choices = choices([(0, _("— none —"))] + [
+        (u.id, f"{u.display_name} · {label('role', u.role)}") for u in services.supervisor_choices()])
 
 
 def _form_data(form):

@@ -3,6 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from ..formkit import choices
+
 
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
@@ -23,5 +25,5 @@ class PasswordChangeForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[("en", "English"), ("zh", "简体中文")])
+    locale = SelectField(_l("Language"), choices=choices([("en", "English"), ("zh", "简体中文")]))
     next = HiddenField()

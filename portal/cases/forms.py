@@ -3,12 +3,13 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..formkit import choices
 from ..i18n import LABELS
 from ..models.cases import RISK_LEVELS
 
 
 def _choices(kind, codes):
-    return [(c, LABELS[kind][c]) for c in codes]
+    return choices((c, LABELS[kind][c]) for c in codes)
 
 
 class OpenCaseForm(FlaskForm):

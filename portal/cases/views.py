@@ -6,6 +6,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
+from ..formkit import choices
 from ..i18n import label
 from ..models import Case, CaseMember, Student, User
 from ..models.cases import CASE_STATUSES, RISK_LEVELS
@@ -47,8 +48,9 @@ def _load(case_id) -> Case:
 def index():
     require("case.list")
     form = CaseFilterForm(request.args)
-    form.status.choices = [("", _("Any status"))] + [(s, label("case_status", s)) for s in CASE_STATUSES]
-    form.risk.choices = [("", _("Any risk"))] + [(r, label("risk", r)) for r in RISK_LEVELS]
+    form.status.choices = choices([("", _("Any status"))] + [(s, label("case_status", s)) for s in CASE_STATUSES]
+                                  + [("all", _("Any, including closed"))])
+    form.risk.choices = choices([("", _("Any risk"))] + [(r, label("risk", r)) for r in RISK_LEVELS])
     stmt = (select(Case).where(visible_cases_clause(current_user))
             .options(joinedload(Case.student).joinedload(Student.school), joinedload(Case.worker)))
     if form.status.data in CASE_STATUSES:
@@ -72,7 +74,7 @@ def open_case(student_id):
     require("case.open", student)
     form = OpenCaseForm()
     workers = services.eligible_workers(student.school_id)
-    form.worker.choices = [(w.id, f"{w.display_name} ({label('role', w.role)})") for w in workers]
+    form.worker.choices = choices((w.id, f"{w.display_name} ({label('role', w.role)})") for w in workers)
     if request.method == "GET" and current_user.id in {w.id for w in workers}:
         form.worker.data = current_user.id
     error = None
@@ -100,15 +102,15 @@ def _forms(case):
     version = case.version_id
     # formdata=None: these show the case as it is now, never a posted (possibly stale) version.
     status = StatusForm(formdata=None, prefix="st", version=version)
-    status.status.choices = [(s, label("case_status", s)) for s in services.TRANSITIONS[case.status]]
+    status.status.choices = choices((s, label("case_status", s)) for s in services.TRANSITIONS[case.status])
     risk = RiskForm(formdata=None, prefix="rk", version=version, risk_level=case.risk_level)
     assign = AssignForm(formdata=None, prefix="as", version=version)
     member = MemberForm(formdata=None, prefix="mb", version=version)
     team_ids = {case.worker_id} | {m.user_id for m in case.members}
     if can(current_user, "case.assign", case) or can(current_user, "case.edit", case):
         workers = services.eligible_workers(case.school_id)
-        assign.worker.choices = [(w.id, w.display_name) for w in workers if w.id != case.worker_id]
-        member.member.choices = [(w.id, w.display_name) for w in workers if w.id not in team_ids]
+        assign.worker.choices = choices((w.id, w.display_name) for w in workers if w.id != case.worker_id)
+        member.member.choices = choices((w.id, w.display_name) for w in workers if w.id not in team_ids)
     return {"status_form": status, "risk_form": risk, "assign_form": assign, "member_form": member,
             "remove_form": RemoveMemberForm(formdata=None, prefix="rm", version=version)}
 

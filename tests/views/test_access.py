@@ -1,0 +1,118 @@
+"""Every route against every role, from one explicit table. A new route without an entry fails.
+
+ALLOW means the role gets past the policy (page shown, or the form is processed: 200, 303, 422);
+DENY is 403; LOGIN is a redirect to the sign-in page. POSTs carry an empty form (and the CSRF
+header), so an allowed request changes nothing.
+"""
+import pytest
+
+ALLOW, DENY, LOGIN, REDIRECT = "allow", "deny", "login", "redirect"
+
+ROLES = ("anon", "teacher", "worker", "peer", "assistant", "practice", "supervisor", "mentor",
+         "worker_b", "admin")
+CASEWORK = ("worker", "peer", "assistant", "practice", "supervisor", "mentor", "worker_b")
+SIGNED_IN = ROLES[1:]
+
+
+def expect(allow=(), redirect=(), anon=LOGIN):
+    table = {r: DENY for r in SIGNED_IN}
+    table.update({r: ALLOW for r in allow})
+    table.update({r: REDIRECT for r in redirect})
+    table["anon"] = anon
+    return table
+
+
+TEAM_A = ("worker", "assistant", "practice", "supervisor", "mentor")       # case A's team and line
+SCHOOL_A_CASEWORK = ("worker", "peer", "assistant", "practice", "supervisor", "mentor")
+LINE_ABOVE_A = ("assistant", "practice", "supervisor", "mentor")
+
+# endpoint: (method, url(world), expectations)
+TABLE = {
+    "home.root": ("GET", lambda w: "/", expect(redirect=SIGNED_IN, anon=LOGIN)),
+    "home.index": ("GET", lambda w: "/home", expect(allow=SIGNED_IN)),
+    "auth.login": ("GET", lambda w: "/login", expect(redirect=SIGNED_IN, anon=ALLOW)),
+    "auth.logout": ("POST", lambda w: "/logout", {r: LOGIN for r in ROLES}),
+    "auth.password": ("GET", lambda w: "/account/password", expect(allow=SIGNED_IN)),
+    "auth.language": ("POST", lambda w: "/language", expect(redirect=SIGNED_IN, anon=REDIRECT)),
+    "students.search": ("GET", lambda w: "/students/?q=a", expect(allow=("teacher",) + CASEWORK)),
+    "students.show": ("GET", lambda w: f"/students/{w.student_a.id}", expect(allow=SCHOOL_A_CASEWORK)),
+    "cases.index": ("GET", lambda w: "/cases/", expect(allow=CASEWORK)),
+    "cases.open_case": ("GET", lambda w: f"/cases/open/{w.student_a2.id}", expect(allow=SCHOOL_A_CASEWORK)),
+    "cases.show": ("GET", lambda w: f"/cases/{w.case_a.id}", expect(allow=TEAM_A)),
+    "cases.timeline_page": ("GET", lambda w: f"/cases/{w.case_a.id}/timeline?page=1", expect(allow=TEAM_A)),
+    "cases.change_status": ("POST", lambda w: f"/cases/{w.case_a.id}/status", expect(allow=TEAM_A)),
+    "cases.change_risk": ("POST", lambda w: f"/cases/{w.case_a.id}/risk", expect(allow=TEAM_A)),
+    "cases.add_member": ("POST", lambda w: f"/cases/{w.case_a.id}/members", expect(allow=TEAM_A)),
+    "cases.remove_member": ("POST", lambda w: f"/cases/{w.case_a.id}/members/remove", expect(allow=TEAM_A)),
+    "cases.assign": ("POST", lambda w: f"/cases/{w.case_a.id}/assign", expect(allow=LINE_ABOVE_A)),
+    "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
+    "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
+    "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
+    "admin.user_active": ("POST", lambda w: f"/admin/users/{w.peer.id}/deactivate",
+                          expect(allow=("admin",))),
+    "admin.schools": ("GET", lambda w: "/admin/schools", expect(allow=("admin",))),
+    "admin.school_edit": ("GET", lambda w: f"/admin/schools/{w.a.id}", expect(allow=("admin",))),
+    "admin.line": ("GET", lambda w: "/admin/line", expect(allow=("admin",))),
+    "admin.students_import": ("GET", lambda w: "/admin/students/import", expect(allow=("admin",))),
+}
+
+# POST variants of GET+POST routes are checked too: the policy must guard the write as well.
+POST_TOO = {"cases.open_case", "admin.user_new", "admin.user_edit", "admin.school_edit",
+            "admin.students_import", "auth.password"}
+
+
+def test_every_route_has_an_expectation(app):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    missing = endpoints - set(TABLE)
+    assert not missing, f"routes without an access expectation: {sorted(missing)}"
+    assert not set(TABLE) - endpoints, "expectations for routes that no longer exist"
+
+
+def _outcome(resp):
+    if resp.status_code == 403:
+        return DENY
+    if resp.status_code in (302, 303):
+        return LOGIN if "/login" in resp.headers["Location"] else REDIRECT
+    if resp.status_code in (200, 204, 400, 409, 422):
+        return ALLOW
+    return f"status {resp.status_code}"
+
+
+@pytest.mark.parametrize("endpoint", sorted(TABLE))
+def test_route_by_role(endpoint, app, world, login):
+    method, url_of, expected = TABLE[endpoint]
+    url = url_of(world)
+    methods = [method] + (["POST"] if endpoint in POST_TOO else [])
+    got = {}
+    for m in methods:
+        for role in ROLES:
+            client = app.test_client() if role == "anon" else login(getattr(world, role))
+            if m == "GET":
+                resp = client.get(url)
+            else:
+                resp = client.post_form(url, {})
+            want, outcome = expected[role], _outcome(resp)
+            if want == ALLOW and outcome == REDIRECT:
+                outcome = ALLOW  # the form was processed and the view redirected: still allowed
+            got[(m, role)] = (outcome, want)
+    wrong = {k: v for k, v in got.items() if v[0] != v[1]}
+    assert not wrong, f"{endpoint} {url}: (got, expected) {wrong}"
+
+
+def test_refusal_is_audited(app, world, login):
+    from portal.extensions import db
+    from portal.models import AuditEvent
+    client = login(world.worker_b)
+    assert client.get(f"/cases/{world.case_a.id}").status_code == 403
+    with app.app_context():
+        ev = db.session.query(AuditEvent).filter_by(action="access.denied").one()
+        assert ev.actor_id == world.worker_b.id
+        assert ev.object_type == "cases" and ev.object_id == str(world.case_a.id)
+        assert ev.details["action"] == "case.view"
+
+
+def test_unknown_ids_are_404_not_500(world, login):
+    c = login(world.worker)
+    for url in ("/cases/999999", "/students/999999", "/cases/open/999999", "/cases/999999/timeline"):
+        assert c.get(url).status_code == 404, url
+    assert login(world.admin).get("/admin/users/999999").status_code == 404
