@@ -54,7 +54,12 @@ def create_app(config=None):
 
     from . import models  # noqa: F401  (registers the tables)
     from .crypto import load_keyring
-    app.extensions["portal_keyring"] = load_keyring(app)
+    try:
+        app.extensions["portal_keyring"] = load_keyring(app)
+    except Exception:
+        with app.app_context():
+            db.engine.dispose()  # a refused start leaves no open connection behind
+        raise
 
     from . import auth, errors, i18n, web
     from .admin import bp as admin_bp

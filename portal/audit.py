@@ -69,14 +69,18 @@ def verify(batch: int = 1000):
     """Return (ok, events_checked, problem) where problem names the first broken link."""
     prev_hash, expected_seq, count = GENESIS, 1, 0
     stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
-    for ev in db.session.scalars(stmt):
-        if ev.seq != expected_seq:
-            return False, count, f"event #{expected_seq} is missing (next present is #{ev.seq})"
-        if ev.prev_hash != prev_hash:
-            return False, count, f"event #{ev.seq} does not follow event #{ev.seq - 1}"
-        if _digest(ev) != ev.hash:
-            return False, count, f"event #{ev.seq} was altered after it was written"
-        prev_hash, expected_seq, count = ev.hash, expected_seq + 1, count + 1
+    result = db.session.scalars(stmt)
+    try:
+        for ev in result:
+            if ev.seq != expected_seq:
+                return False, count, f"event #{expected_seq} is missing (next present is #{ev.seq})"
+            if ev.prev_hash != prev_hash:
+                return False, count, f"event #{ev.seq} does not follow event #{ev.seq - 1}"
+            if _digest(ev) != ev.hash:
+                return False, count, f"event #{ev.seq} was altered after it was written"
+            prev_hash, expected_seq, count = ev.hash, expected_seq + 1, count + 1
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL
     head = db.session.get(AuditHead, 1)
     if head is not None and (head.seq != count or head.last_hash != prev_hash):
         return False, count, f"the chain ends at #{count} but {head.seq} events were written"

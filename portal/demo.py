@@ -110,9 +110,13 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
     for uname in ("worker5", "worker6", "worker7", "worker8"):
         plan += [(uname, "WMS", st) for st in ("intake", "planning", "active", "closed")]
     used = {"EPS": 0, "WMS": 0}
+    needed = {code: sum(1 for _, c, _ in plan if c == code) for code in schools}
+    stride = {code: max(1, min(3, len(students[code]) // max(needed[code], 1))) for code in schools}
     try:
         for n, (uname, code, status) in enumerate(plan):
-            student = students[code][used[code] * 3 + 1]
+            if used[code] * stride[code] >= len(students[code]):
+                continue  # a small demo: fewer students than planned cases
+            student = students[code][used[code] * stride[code]]
             used[code] += 1
             worker = users[uname]
             start = now - timedelta(days=120 - n * 2, hours=rng.randint(0, 8))

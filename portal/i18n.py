@@ -1,5 +1,5 @@
 """Language choice: the user's setting, else the browser's preference; helpers for templates."""
-from flask import current_app, request, session, url_for
+from flask import current_app, has_request_context, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale, lazy_gettext as _l
 from flask_login import current_user
 
@@ -36,6 +36,8 @@ def label(kind: str, code) -> str:
 
 def select_locale():
     langs = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in langs:
         return current_user.locale
     if session.get("locale") in langs:

@@ -47,7 +47,8 @@ def create_user(actor, data):
     user = User(username=username, password_hash=hash_password(data["password"]),
                 password_changed_at=clock.now(), active=True, role=data["role"])
     db.session.add(user)
-    _apply(user, data)
+    with db.session.no_autoflush:  # not inserted until every field is set
+        _apply(user, data)
     db.session.flush()
     audit.record("user.created", user, actor=actor, details={"role": user.role})
     return user

@@ -33,8 +33,10 @@
   });
 
   // After a swap that shows form errors, move focus to the first one (keyboard and screen readers).
+  // (evt.target is the element now in the page; with an outerHTML swap evt.detail.target is
+  // the element that was replaced and is no longer in the document.)
   document.addEventListener("htmx:afterSwap", function (evt) {
-    var target = evt.detail && evt.detail.target;
+    var target = evt.target && evt.target.isConnected ? evt.target : null;
     if (!target || !target.querySelector) { return; }
     var invalid = target.querySelector("[aria-invalid='true']");
     if (invalid) { invalid.focus(); }

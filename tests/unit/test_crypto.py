@@ -5,7 +5,6 @@ import stat
 import pytest
 from sqlalchemy import text
 
-from portal import create_app
 from portal.crypto import DecryptionError, KeyRing, KeyRingError, decrypt, destroy_data_key
 from portal.extensions import db
 from portal.models import Case, TimelineEntry
@@ -21,11 +20,11 @@ def _risk_entry(app, world, reason="MARKER-7f3a reason text"):
         return db.session.query(TimelineEntry).filter_by(kind="risk_changed").one().id
 
 
-def test_key_ring_file_is_owner_only_and_reused(app, tmp_path):
+def test_key_ring_file_is_owner_only_and_reused(app, make_app):
     path = app.config["KEYRING_PATH"]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     ring = app.extensions["portal_keyring"]
-    again = create_app({**app.config, "INSTANCE_PATH": app.instance_path})
+    again = make_app()
     assert again.extensions["portal_keyring"].keys == ring.keys
 
 
