@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from .. import audit
 from ..extensions import db
 from ..formkit import choices
 from ..i18n import label
@@ -134,7 +135,14 @@ def _case_page(case, status=200, forms=None, error=None):
 def show(case_id):
     case = _load(case_id)
     require("case.view", case)
+    _audit_read(case)
     return _case_page(case)
+
+
+def _audit_read(case):
+    """The case page shows confidential content (reasons, later notes): every read is recorded."""
+    audit.record("case.viewed", case)
+    db.session.commit()
 
 
 @bp.route("/<int:case_id>/timeline")
@@ -143,6 +151,7 @@ def timeline_page(case_id):
     """A page of the timeline: the fragment for htmx paging, the whole case page otherwise."""
     case = _load(case_id)
     require("case.view", case)
+    _audit_read(case)
     if not is_htmx():
         return _case_page(case)
     page = timeline.page_of(case, request.args.get("page", 1, type=int),

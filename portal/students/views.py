@@ -3,6 +3,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from .. import audit
 from ..extensions import db
 from ..models import Case, Student
 from ..permissions import can, require, visible_cases_clause
@@ -29,6 +30,8 @@ def show(student_id):
     if student is None:
         abort(404)
     require("student.view", student)
+    audit.record("student.viewed", student)  # guardian contact details are confidential
+    db.session.commit()
     cases = db.session.scalars(
         select(Case).where(Case.student_id == student.id, visible_cases_clause(current_user))
         .options(joinedload(Case.worker)).order_by(Case.opened_at.desc())).all()

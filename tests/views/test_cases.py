@@ -197,3 +197,17 @@ def test_case_page_query_count_with_a_long_timeline(app, world, make, login, cou
         html = c.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
     assert "reason 29" in html and "Page 1 of 2" in html
     assert len(large) == len(small)
+
+
+def test_every_read_of_a_case_is_audited(app, world, login):
+    from portal import audit
+    login(world.assistant).get(f"/cases/{world.case_a.id}")
+    login(world.worker).htmx_get(f"/cases/{world.case_a.id}/timeline?page=1")
+    login(world.worker).get(f"/students/{world.student_a.id}")
+    with app.app_context():
+        reads = db.session.query(AuditEvent).filter(AuditEvent.action.in_(
+            ["case.viewed", "student.viewed"])).order_by(AuditEvent.seq).all()
+        assert [(e.action, e.actor_id) for e in reads] == [
+            ("case.viewed", world.assistant.id), ("case.viewed", world.worker.id),
+            ("student.viewed", world.worker.id)]
+        assert audit.verify()[0]
