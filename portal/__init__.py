@@ -66,10 +66,11 @@ def create_app(config=None):
     from .auth import bp as auth_bp
     from .cases import bp as cases_bp
     from .home import bp as home_bp
+    from .notes import bp as notes_bp
     from .students import bp as students_bp
 
     auth.init_login(app)
-    for bp in (auth_bp, home_bp, students_bp, cases_bp, admin_bp):
+    for bp in (auth_bp, home_bp, students_bp, cases_bp, notes_bp, admin_bp):
         app.register_blueprint(bp)
     errors.register(app)
     i18n.register(app)

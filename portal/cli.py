@@ -112,4 +112,45 @@ def register(app):
             mark = " (current)" if kid == ring.current else ""
             click.echo(f"{kid}{mark}: wraps {counts.get(kid, 0)} data keys")
 
+    @keys_cli.command("rotate")
+    @click.option("--batch-size", default=500, show_default=True)
+    def keys_rotate(batch_size):
+        """Add a new master key and re-wrap every data key under it (safe to interrupt and rerun)."""
+        from . import crypto
+        pending = crypto.pending_rewrap()
+        if pending == 0:
+            if not crypto.keyring_is_file_backed(current_app):
+                crypto.add_master_key(current_app)
+                click.echo("The key ring comes from PORTAL_MASTER_KEYS. Store this new value there, "
+                           "restart, then run `flask keys rotate` again to re-wrap the data keys:")
+                click.echo(crypto.keyring().dumps())
+                return
+            kid = crypto.add_master_key(current_app)
+            click.echo(f"New master key {kid} added to {current_app.config['KEYRING_PATH']}.")
+            pending = crypto.pending_rewrap()
+        else:
+            click.echo(f"Resuming: {pending} data keys are not yet under {crypto.keyring().current}.")
+        with click.progressbar(length=pending, label="Re-wrapping data keys") as bar:
+            while True:
+                done = crypto.rewrap_batch(batch_size)
+                if not done:
+                    break
+                bar.update(done)
+        click.echo("Every data key is wrapped by the current master key. Older keys can now be "
+                   "retired with `flask keys retire KEY_ID` (keep a backup of the key ring first).")
+
+    @keys_cli.command("retire")
+    @click.argument("key_id")
+    def keys_retire(key_id):
+        """Remove an old master key once nothing uses it."""
+        from . import crypto
+        try:
+            crypto.retire_master_key(current_app, key_id)
+        except crypto.KeyRingError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Master key {key_id} retired.")
+        if not crypto.keyring_is_file_backed(current_app):
+            click.echo("Store this new value in PORTAL_MASTER_KEYS:")
+            click.echo(crypto.keyring().dumps())
+
     app.cli.add_command(keys_cli)

@@ -82,6 +82,10 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "PASSWORD_MIN_LENGTH": 12,
         "PAGE_SIZE": 25,
         "IMPORT_MAX_BYTES": 5 * 1024 * 1024,
+        "ATTACHMENT_MAX_BYTES": int(env.get("PORTAL_ATTACHMENT_MAX_MB", "10")) * 1024 * 1024,
+        "ATTACHMENT_DIR": env.get("PORTAL_ATTACHMENT_DIR"),
+        "BREAK_GLASS_HOURS": int(env.get("PORTAL_BREAK_GLASS_HOURS", "8")),
+        "NOTES_PAGE_SIZE": 50,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # Trusted proxy hops for X-Forwarded-For (gunicorn behind nginx: 1).
         "PROXY_FIX_HOPS": int(env.get("PORTAL_PROXY_HOPS", "0")),

@@ -18,7 +18,7 @@ import uuid
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app, g, has_app_context
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 
 from . import clock
 from .extensions import db
@@ -155,13 +155,15 @@ def keyring() -> KeyRing:
 
 # -- data keys and values ------------------------------------------------------------------
 
-def create_data_key() -> "DataKey":
+def create_data_key() -> int:
+    """Insert a new wrapped data key and return its id, without flushing anything else: the
+    record being encrypted is often still half-built."""
     from .models import DataKey
     kid, wrapped = keyring().wrap(AESGCM.generate_key(bit_length=256))
-    dk = DataKey(master_key_id=kid, wrapped=wrapped)
-    db.session.add(dk)
-    db.session.flush()
-    return dk
+    with db.session.no_autoflush:
+        return db.session.execute(
+            insert(DataKey).values(master_key_id=kid, wrapped=wrapped, created_at=clock.now())
+            .returning(DataKey.id)).scalar_one()
 
 
 def _key_cache() -> dict:
@@ -206,13 +208,13 @@ def destroy_data_key(dk) -> None:
     _key_cache().pop(dk.id, None)
 
 
-def encrypt(dk_id: int, plaintext: str, aad: str) -> bytes:
+def encrypt_bytes(dk_id: int, plaintext: bytes, aad: str) -> bytes:
     nonce = os.urandom(12)
-    ct = AESGCM(data_key(dk_id)).encrypt(nonce, plaintext.encode("utf-8"), aad.encode())
+    ct = AESGCM(data_key(dk_id)).encrypt(nonce, plaintext, aad.encode())
     return _HEADER.pack(FORMAT_V1, dk_id) + nonce + ct
 
 
-def decrypt(blob: bytes, aad: str) -> str:
+def decrypt_bytes(blob: bytes, aad: str) -> bytes:
     if not blob or len(blob) < _HEADER.size + 12 + 16:
         raise DecryptionError(f"encrypted value for {aad} is truncated")
     version, dk_id = _HEADER.unpack_from(blob)
@@ -220,11 +222,26 @@ def decrypt(blob: bytes, aad: str) -> str:
         raise DecryptionError(f"encrypted value for {aad} has unknown format {version}")
     body = blob[_HEADER.size:]
     try:
-        return AESGCM(data_key(dk_id)).decrypt(body[:12], body[12:], aad.encode()).decode("utf-8")
+        return AESGCM(data_key(dk_id)).decrypt(body[:12], body[12:], aad.encode())
     except InvalidTag:
         raise DecryptionError(
             f"encrypted value for {aad} failed its integrity check (copied from another record, "
             "or altered)") from None
+
+
+def encrypt(dk_id: int, plaintext: str, aad: str) -> bytes:
+    return encrypt_bytes(dk_id, plaintext.encode("utf-8"), aad)
+
+
+def decrypt(blob: bytes, aad: str) -> str:
+    return decrypt_bytes(blob, aad).decode("utf-8")
+
+
+def ensure_data_key(owner) -> int:
+    """The owner's (a case's or student's) data key id, creating the key on first use."""
+    if owner.data_key_id is None:
+        owner.data_key_id = create_data_key()
+    return owner.data_key_id
 
 
 class encrypted:
@@ -259,8 +276,67 @@ class encrypted:
             return
         if not obj.uid:
             obj.uid = new_uid()
-        owner = self.key_owner(obj)
-        if owner.data_key_id is None:
-            owner.data_key = create_data_key()
-            owner.data_key_id = owner.data_key.id
-        setattr(obj, self.column, encrypt(owner.data_key_id, value, self._aad(obj)))
+        with db.session.no_autoflush:  # the record being written may not be complete yet
+            dk_id = ensure_data_key(self.key_owner(obj))
+            setattr(obj, self.column, encrypt(dk_id, value, self._aad(obj)))
+
+
+# -- rotation ------------------------------------------------------------------------------------------
+
+def keyring_is_file_backed(app) -> bool:
+    return not app.config.get("PORTAL_MASTER_KEYS")
+
+
+def pending_rewrap() -> int:
+    """Data keys still wrapped by a master key other than the current one."""
+    from sqlalchemy import func
+
+    from .models import DataKey
+    return db.session.scalar(select(func.count()).select_from(DataKey).where(
+        DataKey.wrapped.is_not(None), DataKey.master_key_id != keyring().current))
+
+
+def add_master_key(app) -> str:
+    """Add a new current master key and save the ring (the old keys stay until retired)."""
+    ring = keyring()
+    kid = new_master_key_id()
+    while kid in ring.keys:
+        kid = new_master_key_id()
+    ring.keys[kid] = AESGCM.generate_key(bit_length=256)
+    ring.current = kid
+    if keyring_is_file_backed(app):
+        ring.save(app.config["KEYRING_PATH"])
+    return kid
+
+
+def rewrap_batch(batch_size: int = 500) -> int:
+    """Re-wrap one batch of data keys under the current master key and commit it.
+
+    Each batch is its own transaction, so an interrupted rotation loses nothing: the next run
+    picks up the keys not yet re-wrapped (the old master keys are still in the ring)."""
+    from .models import DataKey
+    ring = keyring()
+    rows = db.session.scalars(
+        select(DataKey).where(DataKey.wrapped.is_not(None), DataKey.master_key_id != ring.current)
+        .order_by(DataKey.id).limit(batch_size).with_for_update()).all()
+    for dk in rows:
+        plain = ring.unwrap(dk.master_key_id, dk.wrapped)
+        dk.master_key_id, dk.wrapped = ring.wrap(plain)
+    db.session.commit()
+    return len(rows)
+
+
+def retire_master_key(app, kid: str):
+    from .models import DataKey
+    ring = keyring()
+    if kid not in ring.keys:
+        raise KeyRingError(f"no master key {kid!r} in the key ring")
+    if kid == ring.current:
+        raise KeyRingError(f"{kid} is the current master key; rotate first")
+    in_use = db.session.scalar(select(DataKey.id).where(DataKey.master_key_id == kid,
+                                                        DataKey.wrapped.is_not(None)).limit(1))
+    if in_use:
+        raise KeyRingError(f"{kid} still wraps data keys; finish `flask keys rotate` first")
+    del ring.keys[kid]
+    if keyring_is_file_backed(app):
+        ring.save(app.config["KEYRING_PATH"])

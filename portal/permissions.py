@@ -64,6 +64,30 @@ def in_team(user, case) -> bool:
     return case.worker_id in ids or any(m.user_id in ids for m in case.members)
 
 
+def has_grant(user, case) -> bool:
+    """An unexpired break-the-glass grant for this case (team-level reading, never restricted notes)."""
+    from . import clock
+    from .models import AccessGrant
+
+    def compute():
+        return db.session.scalar(select(AccessGrant.id).where(
+            AccessGrant.user_id == user.id, AccessGrant.case_id == case.id,
+            AccessGrant.expires_at > clock.now()).limit(1)) is not None
+    return _memo(("grant", case.id), user, compute)
+
+
+def readable_notes_clause(user):
+    """SQL filter: restricted notes only for their author and the author's supervision line."""
+    from .models import Note
+    return or_(Note.restricted.is_(False), Note.author_id.in_(team_scope(user)))
+
+
+def _can_read_note(u, note):
+    if note.restricted:
+        return _casework(u) and note.author_id in team_scope(u)
+    return _casework(u) and (in_team(u, note.case) or has_grant(u, note.case))
+
+
 # -- rules -----------------------------------------------------------------------------------
 
 def _casework(user):
@@ -83,10 +107,21 @@ RULES = {
     # Cases
     "case.list": lambda u, o: _casework(u),
     "case.open": lambda u, o: _casework(u) and o.school_id in school_ids(u),
-    "case.view": lambda u, o: _casework(u) and in_team(u, o),
+    "case.view": lambda u, o: _casework(u) and (in_team(u, o) or has_grant(u, o)),
     # Status, risk and team: the assigned worker or their line above, not every member.
     "case.edit": lambda u, o: _casework(u) and o.worker_id in team_scope(u),
     "case.assign": lambda u, o: u.role in SUPERVISOR_ROLES and o.worker_id in team_scope(u),
+    # Break the glass: a supervisor outside the case's line, with a written reason (audited).
+    "case.break_glass": lambda u, o: u.role in SUPERVISOR_ROLES and not in_team(u, o),
+    # Who read what, and reviewing emergency access: supervisors above the assigned worker.
+    "case.access_log": lambda u, o: u.role in SUPERVISOR_ROLES and o.worker_id in line_below(u),
+    # Confidential notes and attachments: the team writes; reading follows the note's restriction.
+    "note.create": lambda u, o: _casework(u) and in_team(u, o),
+    "note.read": lambda u, o: _can_read_note(u, o),
+    "note.amend": lambda u, o: o.author_id == u.id and _can_read_note(u, o),
+    "attachment.upload": lambda u, o: _casework(u) and in_team(u, o),
+    "attachment.read": lambda u, o: (_can_read_note(u, o.note) if o.note_id
+                                     else _casework(u) and (in_team(u, o.case) or has_grant(u, o.case))),
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

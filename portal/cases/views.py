@@ -13,7 +13,7 @@ from ..models import Case, CaseMember, Student, User
 from ..models.cases import CASE_STATUSES, RISK_LEVELS
 from ..permissions import can, require, visible_cases_clause
 from ..web import is_htmx, render, see_other, toast
-from . import bp, services, timeline
+from . import bp, sections, services, timeline
 from .forms import AssignForm, CaseFilterForm, MemberForm, OpenCaseForm, RemoveMemberForm, RiskForm, StatusForm
 
 
@@ -32,7 +32,7 @@ def _messages():
     }
 
 
-def _load(case_id) -> Case:
+def load_case(case_id) -> Case:
     case = db.session.scalar(
         select(Case).where(Case.id == case_id)
         .options(joinedload(Case.student).joinedload(Student.school), joinedload(Case.worker),
@@ -116,15 +116,20 @@ def _forms(case):
             "remove_form": RemoveMemberForm(formdata=None, prefix="rm", version=version)}
 
 
-def _case_page(case, status=200, forms=None, error=None):
+def case_page(case, status=200, forms=None, error=None, section_overrides=None):
+    """The whole case page (or its #case fragment): header, actions, feature sections, timeline."""
     page = timeline.page_of(case, request.args.get("page", 1, type=int),
                             current_app.config["PAGE_SIZE"])
     ctx = _forms(case)
     ctx.update(forms or {})
+    case_sections = sections.build(case, current_user, section_overrides)
     resp = render("cases/show.html", "cases/_case.html", status=status, case=case, timeline=page,
-                  describe=timeline.describe, error=error,
+                  describe=timeline.describe, error=error, sections=case_sections,
                   can_edit=can(current_user, "case.edit", case),
                   can_assign=can(current_user, "case.assign", case), **ctx)
+    # Sections audit what they showed (reads of confidential content); committing after rendering
+    # keeps the loaded rows from being expired and fetched again one by one.
+    db.session.commit()
     if error:
         toast(resp, error, "error")
     return resp
@@ -133,36 +138,44 @@ def _case_page(case, status=200, forms=None, error=None):
 @bp.route("/<int:case_id>")
 @login_required
 def show(case_id):
-    case = _load(case_id)
+    case = load_case(case_id)
+    if not can(current_user, "case.view", case) and can(current_user, "case.break_glass", case):
+        # A supervisor outside the line: refused (and audited), with the emergency route offered.
+        audit.record("access.denied", case, details={"action": "case.view", "path": request.path,
+                                                     "method": "GET", "offered": "break_glass"})
+        db.session.commit()
+        return render("notes/break_glass_offer.html", status=403, case=case)
     require("case.view", case)
     _audit_read(case)
-    return _case_page(case)
+    return case_page(case)
 
 
 def _audit_read(case):
-    """The case page shows confidential content (reasons, later notes): every read is recorded."""
+    """The case page shows confidential content (reasons, notes): every read is recorded.
+    The page's own commit makes it permanent."""
     audit.record("case.viewed", case)
-    db.session.commit()
 
 
 @bp.route("/<int:case_id>/timeline")
 @login_required
 def timeline_page(case_id):
     """A page of the timeline: the fragment for htmx paging, the whole case page otherwise."""
-    case = _load(case_id)
+    case = load_case(case_id)
     require("case.view", case)
     _audit_read(case)
     if not is_htmx():
-        return _case_page(case)
+        return case_page(case)
     page = timeline.page_of(case, request.args.get("page", 1, type=int),
                             current_app.config["PAGE_SIZE"])
-    return render("cases/show.html", "cases/_timeline.html", case=case, timeline=page,
+    resp = render("cases/show.html", "cases/_timeline.html", case=case, timeline=page,
                   describe=timeline.describe)
+    db.session.commit()
+    return resp
 
 
 def _act(case_id, action, form_cls, prefix, apply, done_message):
     """Shared shape of every case action: load, authorize, validate, apply, commit once."""
-    case = _load(case_id)
+    case = load_case(case_id)
     require(action, case)
     form = form_cls(prefix=prefix)
     forms = _forms(case)
@@ -176,7 +189,7 @@ def _act(case_id, action, form_cls, prefix, apply, done_message):
             getattr(form, name).choices = getattr(forms[key], name).choices
     forms[key] = form
     if not form.validate_on_submit():
-        return _case_page(case, status=422, forms=forms)
+        return case_page(case, status=422, forms=forms)
     try:
         apply(case, form)
         db.session.commit()
@@ -184,19 +197,19 @@ def _act(case_id, action, form_cls, prefix, apply, done_message):
         db.session.rollback()
         message = _messages()[exc.code]
         if exc.code == "stale":
-            case = _load(case_id)
-            return _case_page(case, status=409, error=message)
+            case = load_case(case_id)
+            return case_page(case, status=409, error=message)
         field = getattr(form, exc.field, None) if exc.field else None
         if field is not None:
             field.errors.append(message)
-            return _case_page(case, status=422, forms=forms)
-        return _case_page(case, status=422, forms=forms, error=message)
+            return case_page(case, status=422, forms=forms)
+        return case_page(case, status=422, forms=forms, error=message)
     except StaleDataError:
         db.session.rollback()
-        return _case_page(_load(case_id), status=409, error=_messages()["stale"])
+        return case_page(load_case(case_id), status=409, error=_messages()["stale"])
     if request.headers.get("HX-Request") == "true":
-        case = _load(case_id)
-        return toast(_case_page(case), done_message)
+        case = load_case(case_id)
+        return toast(case_page(case), done_message)
     flash(done_message, "success")
     return see_other("cases.show", case_id=case_id)
 

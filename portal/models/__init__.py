@@ -2,10 +2,11 @@
 from .audit import AuditEvent, AuditHead
 from .cases import Case, CaseMember, TimelineEntry
 from .keys import DataKey
+from .notes import AccessGrant, Attachment, Note, NoteVersion
 from .people import LoginSession, School, User, user_schools
 from .students import Guardian, Student
 
 __all__ = [
-    "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession",
+    "AccessGrant", "Attachment", "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession", "Note", "NoteVersion",
     "School", "Student", "TimelineEntry", "User", "user_schools",
 ]

@@ -45,6 +45,19 @@ TABLE = {
     "cases.add_member": ("POST", lambda w: f"/cases/{w.case_a.id}/members", expect(allow=TEAM_A)),
     "cases.remove_member": ("POST", lambda w: f"/cases/{w.case_a.id}/members/remove", expect(allow=TEAM_A)),
     "cases.assign": ("POST", lambda w: f"/cases/{w.case_a.id}/assign", expect(allow=LINE_ABOVE_A)),
+    "notes.index": ("GET", lambda w: f"/cases/{w.case_a.id}/notes", expect(allow=TEAM_A)),
+    "notes.create": ("POST", lambda w: f"/cases/{w.case_a.id}/notes", expect(allow=TEAM_A)),
+    "notes.amend": ("GET", lambda w: f"/cases/{w.case_a.id}/notes/{w.note_id}/amend", expect(allow=("worker",))),
+    "notes.history": ("GET", lambda w: f"/cases/{w.case_a.id}/notes/{w.note_id}/history", expect(allow=TEAM_A)),
+    "notes.upload": ("POST", lambda w: f"/cases/{w.case_a.id}/attachments", expect(allow=TEAM_A)),
+    "notes.download": ("GET", lambda w: f"/cases/{w.case_a.id}/attachments/{w.attachment_id}",
+                       expect(allow=TEAM_A)),
+    # Emergency access to case B: supervisors outside its line (school A's assistant and practice).
+    "notes.break_glass": ("GET", lambda w: f"/cases/{w.case_b.id}/break-glass",
+                          expect(allow=("assistant", "practice"))),
+    "notes.review_grant": ("POST", lambda w: f"/cases/{w.case_a.id}/access-grants/{w.grant_id}/review",
+                           expect(allow=LINE_ABOVE_A)),
+    "notes.access_log": ("GET", lambda w: f"/cases/{w.case_a.id}/access-log", expect(allow=LINE_ABOVE_A)),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
@@ -58,7 +71,24 @@ TABLE = {
 
 # POST variants of GET+POST routes are checked too: the policy must guard the write as well.
 POST_TOO = {"cases.open_case", "admin.user_new", "admin.user_edit", "admin.school_edit",
-            "admin.students_import", "auth.password"}
+            "admin.students_import", "auth.password", "notes.amend", "notes.break_glass"}
+
+
+@pytest.fixture
+def full_world(app, world):
+    """The world plus a note, an attachment and an emergency-access grant on case A."""
+    from portal.extensions import db
+    from portal.models import Case, User
+    from portal.notes import services
+    with app.app_context():
+        case = db.session.get(Case, world.case_a.id)
+        worker = db.session.get(User, world.worker.id)
+        world.note_id = services.add_note(worker, case, "A note").id
+        world.attachment_id = services.add_attachment(worker, case, "x.pdf", b"%PDF-1.4 test").id
+        world.grant_id = services.break_glass(db.session.get(User, world.practice_b.id), case,
+                                              "Emergency: the student is missing today").id
+        db.session.commit()
+    return world
 
 
 def test_every_route_has_an_expectation(app):
@@ -79,7 +109,8 @@ def _outcome(resp):
 
 
 @pytest.mark.parametrize("endpoint", sorted(TABLE))
-def test_route_by_role(endpoint, app, world, login):
+def test_route_by_role(endpoint, app, full_world, login):
+    world = full_world
     method, url_of, expected = TABLE[endpoint]
     url = url_of(world)
     methods = [method] + (["POST"] if endpoint in POST_TOO else [])
