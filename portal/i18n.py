@@ -60,4 +60,5 @@ def register(app):
     app.jinja_env.globals.update(label=label, allowed=allowed, url_with=url_with,
                                  get_locale=get_locale)
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
-    app.jinja_env.filters["datetime"] = lambda d, fmt="short": format_datetime(d, fmt) if d else ""
+    # "medium" reads unambiguously in both languages (14 Aug 2026, 08:05 / 2026年8月14日 08:05).
+    app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""

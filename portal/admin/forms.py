@@ -22,7 +22,7 @@ class UserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
     role = SelectField(_l("Role"), choices=choices((r, LABELS["role"][r]) for r in ROLES))
     schools = MultiCheckboxField(_l("Schools"), coerce=int)
-    supervisor = SelectField(_l("Supervisor (next person up the supervision line)"), coerce=int)
+    supervisor = SelectField(_l("Supervisor"), coerce=int)
     on_duty = BooleanField(_l("On duty for urgent concerns and crises"))
     password = PasswordField(_l("Initial password"), render_kw={"autocomplete": "new-password"})
     version = HiddenField()

@@ -104,6 +104,7 @@ def user_edit(user_id):
     form = UserForm(obj=user) if request.method == "GET" else UserForm()
     _user_form_choices(form)
     form.username.data = user.username  # not editable: it names the account in the audit trail
+    form.password.label.text = _("New password")
     if request.method == "GET":
         form.schools.data = [s.id for s in user.schools]
         form.supervisor.data = user.supervisor_id or 0

@@ -42,7 +42,10 @@ def authenticate(username: str, password: str):
 
 def start_session(user, ip=None, user_agent=None):
     """Sign in with a fresh session id: anything set before login (a fixated cookie) is dropped."""
+    locale = session.get("locale")  # chosen on the sign-in page: keep it
     session.clear()
+    if locale and not user.locale:
+        user.locale = locale
     sid = secrets.token_urlsafe(32)
     db.session.add(LoginSession(id=sid, user_id=user.id, ip=ip, user_agent=(user_agent or "")[:200]))
     user.last_login_at = clock.now()

@@ -35,7 +35,9 @@ def _messages():
 def load_case(case_id) -> Case:
     case = db.session.scalar(
         select(Case).where(Case.id == case_id)
-        .options(joinedload(Case.student).joinedload(Student.school), joinedload(Case.worker),
+        .options(joinedload(Case.student).options(joinedload(Student.school),
+                                                  selectinload(Student.guardians)),
+                 joinedload(Case.worker),
                  selectinload(Case.members).joinedload(CaseMember.user)))
     if case is None:
         abort(404)
@@ -49,7 +51,7 @@ def load_case(case_id) -> Case:
 def index():
     require("case.list")
     form = CaseFilterForm(request.args)
-    form.status.choices = choices([("", _("Any status"))] + [(s, label("case_status", s)) for s in CASE_STATUSES]
+    form.status.choices = choices([("", _("Open cases (any status)"))] + [(s, label("case_status", s)) for s in CASE_STATUSES]
                                   + [("all", _("Any, including closed"))])
     form.risk.choices = choices([("", _("Any risk"))] + [(r, label("risk", r)) for r in RISK_LEVELS])
     stmt = (select(Case).where(visible_cases_clause(current_user))
@@ -103,7 +105,9 @@ def _forms(case):
     version = case.version_id
     # formdata=None: these show the case as it is now, never a posted (possibly stale) version.
     status = StatusForm(formdata=None, prefix="st", version=version)
-    status.status.choices = choices((s, label("case_status", s)) for s in services.TRANSITIONS[case.status])
+    # No status is preselected: an unconsidered click must not close a case.
+    status.status.choices = choices([("", _("Choose…"))] + [
+        (s, label("case_status", s)) for s in services.TRANSITIONS[case.status]])
     risk = RiskForm(formdata=None, prefix="rk", version=version, risk_level=case.risk_level)
     assign = AssignForm(formdata=None, prefix="as", version=version)
     member = MemberForm(formdata=None, prefix="mb", version=version)

@@ -1,6 +1,6 @@
 from flask import redirect, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -39,9 +39,10 @@ def index():
     by_risk = dict(db.session.execute(
         select(Case.risk_level, func.count()).where(visible, Case.status != "closed")
         .group_by(Case.risk_level)).all())
+    risk_first = case((Case.risk_level == "high", 0), (Case.risk_level == "moderate", 1), else_=2)
     mine = db.session.scalars(
         select(Case).where(Case.worker_id == current_user.id, Case.status != "closed")
-        .options(joinedload(Case.student)).order_by(Case.updated_at.desc()).limit(10)).all()
+        .options(joinedload(Case.student)).order_by(risk_first, Case.updated_at.desc()).limit(10)).all()
     high = db.session.scalars(
         select(Case).where(visible, Case.status != "closed", Case.risk_level == "high")
         .options(joinedload(Case.student), joinedload(Case.worker))

@@ -166,7 +166,7 @@ def read_log(case, page: int, per_page: int):
 
 # -- timeline summaries ---------------------------------------------------------------------------
 
-from flask_babel import lazy_gettext as _l  # noqa: E402
+from flask_babel import lazy_gettext as _l, lazy_ngettext  # noqa: E402
 
 
 @timeline.summary("note_added")
@@ -176,7 +176,7 @@ def _note_added(p):
 
 @timeline.summary("note_amended")
 def _note_amended(p):
-    return _l("Confidential note amended (version %(n)s)", n=p.get("version", ""))
+    return _l("Confidential note amended (version %(n)d)", n=int(p.get("version") or 0))
 
 
 @timeline.summary("attachment_added")
@@ -186,5 +186,6 @@ def _attachment_added(p):
 
 @timeline.summary("break_glass")
 def _break_glass(p):
-    return _l("Emergency access by %(name)s for %(hours)s hours", name=p.get("name", ""),
-              hours=p.get("hours", ""))
+    return lazy_ngettext("Emergency access by %(name)s for %(num)d hour",
+                         "Emergency access by %(name)s for %(num)d hours",
+                         int(p.get("hours") or 0), name=p.get("name", ""))

@@ -1,5 +1,5 @@
 from flask import abort, current_app, flash, request, send_file
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -213,8 +213,9 @@ def break_glass(case_id):
     if form.validate_on_submit():
         services.break_glass(current_user, case, form.reason.data)
         db.session.commit()
-        flash(_("Emergency access granted for %(hours)d hours. The case's supervision line has been told.",
-                hours=current_app.config["BREAK_GLASS_HOURS"]), "warning")
+        flash(ngettext("Emergency access granted for %(num)d hour. The case's supervision line can see it.",
+                       "Emergency access granted for %(num)d hours. The case's supervision line can see it.",
+                       current_app.config["BREAK_GLASS_HOURS"]), "warning")
         return see_other("cases.show", case_id=case.id)
     return render("notes/break_glass.html", status=422 if form.errors else 200, case=case, form=form)
 

@@ -238,7 +238,7 @@ def test_reads_are_logged_and_shown_to_the_line(app, world, login):
 def test_break_the_glass(app, world, login):
     outsider = login(world.practice_b)  # a supervisor, but not on case A's line
     resp = outsider.get(f"/cases/{world.case_a.id}")
-    assert resp.status_code == 403 and "Request emergency access" in resp.get_data(as_text=True)
+    assert resp.status_code == 403 and "Use emergency access" in resp.get_data(as_text=True)
     resp = outsider.post_form(f"/cases/{world.case_a.id}/break-glass", {"reason": "too short"})
     assert resp.status_code == 422 and "at least 20 characters" in resp.get_data(as_text=True)
     _note(app, world, "Team note visible in an emergency")
