@@ -49,6 +49,7 @@ run: migrate
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-dev translations
+	$(BIN)/ruff check -q portal tests benchmarks wsgi.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 e2e: install-dev translations

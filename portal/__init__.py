@@ -2,8 +2,7 @@
 import logging
 import os
 
-from flask import Flask, g, request, session
-from flask_login import current_user
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix

@@ -64,7 +64,7 @@ def test_next_is_followed_when_local(world, client):
 
 def test_throttle_per_account(app, world, make_app):
     app = make_app(LOGIN_LIMIT_PER_ACCOUNT="3 per 15 minutes")
-    for i in range(3):
+    for _i in range(3):
         c = app.test_client()
         assert _login(c, "worker", "bad").status_code == 422
     c = app.test_client()
@@ -192,3 +192,8 @@ def test_language_choice(app, world, login):
 def test_browser_language_is_the_default(client):
     html = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(as_text=True)
     assert 'lang="zh-Hans"' in html and "登录" in html
+
+
+def test_fields_are_not_marked_invalid_until_they_are(client):
+    html = client.get("/login").get_data(as_text=True)
+    assert "aria-invalid" not in html and '"None"' not in html

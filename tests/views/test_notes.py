@@ -194,7 +194,8 @@ def test_nothing_confidential_at_rest_or_in_logs(app, world, login, caplog):
                 for value in row:
                     raw = bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode()
                     assert MARKER.encode() not in raw, f"plaintext in {table.name}"
-        db.engine.dispose()
+        db.session.remove()
+        db.engine.dispose()  # SQLite: checkpoint the WAL into the file read below
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("sqlite:///"):
         for suffix in ("", "-wal"):
