@@ -66,14 +66,18 @@ def create_app(config=None):
     from .cases import bp as cases_bp
     from .home import bp as home_bp
     from .notes import bp as notes_bp
+    from .alerts import bp as alerts_bp
+    from .concerns import bp as concerns_bp
     from .students import bp as students_bp
 
     auth.init_login(app)
-    for bp in (auth_bp, home_bp, students_bp, cases_bp, notes_bp, admin_bp):
+    for bp in (auth_bp, home_bp, students_bp, cases_bp, notes_bp, concerns_bp, alerts_bp, admin_bp):
         app.register_blueprint(bp)
     errors.register(app)
     i18n.register(app)
     app.after_request(web.security_headers)
+    from .alerts.views import live_state
+    app.jinja_env.globals["live_state"] = live_state
 
     from .cli import register as register_cli
     register_cli(app)

@@ -22,6 +22,28 @@ LABELS = {
         "review": _l("Review"),
         "closed": _l("Closed"),
     },
+    "concern_category": {
+        "emotional": _l("Emotional wellbeing"),
+        "self_harm": _l("Self-harm or suicide risk"),
+        "bullying": _l("Bullying"),
+        "family": _l("Family situation"),
+        "attendance": _l("Attendance"),
+        "behaviour": _l("Behaviour"),
+        "abuse": _l("Suspected abuse or neglect"),
+        "health": _l("Physical health"),
+        "other": _l("Other"),
+    },
+    "urgency": {
+        "immediate": _l("Immediate danger"),
+        "today": _l("Today"),
+        "week": _l("Within a week"),
+        "routine": _l("Routine"),
+    },
+    "reporter_status": {
+        "received": _l("Received"),
+        "handling": _l("Being handled"),
+        "closed": _l("Closed"),
+    },
     "risk": {
         "low": _l("Low"),
         "moderate": _l("Moderate"),
@@ -32,6 +54,12 @@ LABELS = {
 
 def label(kind: str, code) -> str:
     return str(LABELS.get(kind, {}).get(code, code or ""))
+
+
+def age(delta) -> str:
+    """How long something has waited, in the largest sensible unit ("3 h", "2 d")."""
+    from babel.dates import format_timedelta
+    return format_timedelta(delta, threshold=1, granularity="minute", format="short", locale=get_locale())
 
 
 def select_locale():
@@ -57,8 +85,12 @@ def register(app):
         args.update(overrides)
         return url_for(request.endpoint, **(request.view_args or {}), **args)
 
+    def config_categories():
+        return [(c, label("concern_category", c)) for c in LABELS["concern_category"]]
+
     app.jinja_env.globals.update(label=label, allowed=allowed, url_with=url_with,
-                                 get_locale=get_locale)
+                                 get_locale=get_locale, config_categories=config_categories, age=age)
+    app.jinja_env.filters["category_label"] = lambda code: label("concern_category", code)
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     # "medium" reads unambiguously in both languages (14 Aug 2026, 08:05 / 2026年8月14日 08:05).
     app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""

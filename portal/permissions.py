@@ -88,6 +88,18 @@ def _can_read_note(u, note):
     return _casework(u) and (in_team(u, note.case) or has_grant(u, note.case))
 
 
+def _can_read_concern(u, c):
+    """New: the school's case workers (to triage). Linked: the case team. Closed without action:
+    whoever triaged it and their line."""
+    if not _casework(u) or c.school_id not in school_ids(u):
+        return False
+    if c.status == "new":
+        return True
+    if c.status == "linked" and c.case is not None:
+        return in_team(u, c.case) or has_grant(u, c.case)
+    return c.triaged_by_id in team_scope(u)
+
+
 # -- rules -----------------------------------------------------------------------------------
 
 def _casework(user):
@@ -122,6 +134,13 @@ RULES = {
     "attachment.upload": lambda u, o: _casework(u) and in_team(u, o),
     "attachment.read": lambda u, o: (_can_read_note(u, o.note) if o.note_id
                                      else _casework(u) and (in_team(u, o.case) or has_grant(u, o.case))),
+    # Concerns: any school staff member reports; case workers of the school triage.
+    "concern.create": lambda u, o: u.role == "teacher" or _casework(u),
+    "concern.mine": lambda u, o: u.role == "teacher" or _casework(u),
+    "concern.receipt": lambda u, o: o.reporter_id == u.id,
+    "concern.queue": lambda u, o: _casework(u),
+    "concern.triage": lambda u, o: _casework(u) and o.school_id in school_ids(u) and o.status == "new",
+    "concern.read": lambda u, o: _can_read_concern(u, o),
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

@@ -1,12 +1,15 @@
 """All models, imported here so Alembic and the app see one metadata."""
 from .audit import AuditEvent, AuditHead
 from .cases import Case, CaseMember, TimelineEntry
+from .alerts import Alert, AlertRecipient, Notification
+from .concerns import Concern
 from .keys import DataKey
 from .notes import AccessGrant, Attachment, Note, NoteVersion
 from .people import LoginSession, School, User, user_schools
 from .students import Guardian, Student
 
 __all__ = [
+    "Alert", "AlertRecipient", "Concern", "Notification",
     "AccessGrant", "Attachment", "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession", "Note", "NoteVersion",
     "School", "Student", "TimelineEntry", "User", "user_schools",
 ]

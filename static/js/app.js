@@ -51,6 +51,16 @@
     }
   });
 
+  // "Hide screen": blank the page at once if a student walks up; the same button or Esc restores it.
+  document.addEventListener("click", function (evt) {
+    var btn = evt.target.closest && evt.target.closest("[data-hide-screen]");
+    if (btn) { document.body.classList.toggle("screen-hidden"); }
+    else if (document.body.classList.contains("screen-hidden")) { document.body.classList.remove("screen-hidden"); }
+  });
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") { document.body.classList.remove("screen-hidden"); }
+  });
+
   // After a swap that shows form errors, move focus to the first one (keyboard and screen readers).
   // (evt.target is the element now in the page; with an outerHTML swap evt.detail.target is
   // the element that was replaced and is no longer in the document.)

@@ -58,6 +58,24 @@ TABLE = {
     "notes.review_grant": ("POST", lambda w: f"/cases/{w.case_a.id}/access-grants/{w.grant_id}/review",
                            expect(allow=LINE_ABOVE_A)),
     "notes.access_log": ("GET", lambda w: f"/cases/{w.case_a.id}/access-log", expect(allow=LINE_ABOVE_A)),
+    "concerns.new": ("GET", lambda w: "/concerns/new", expect(allow=("teacher",) + CASEWORK)),
+    "concerns.student_options": ("GET", lambda w: "/concerns/student-options?q=a",
+                                 expect(allow=("teacher",) + CASEWORK)),
+    "concerns.receipt": ("GET", lambda w: f"/concerns/{w.concern_id}/receipt", expect(allow=("teacher",))),
+    "concerns.mine": ("GET", lambda w: "/concerns/mine", expect(allow=("teacher",) + CASEWORK)),
+    "concerns.triage": ("GET", lambda w: "/concerns/triage", expect(allow=CASEWORK)),
+    "concerns.show": ("GET", lambda w: f"/concerns/{w.concern_id}", expect(allow=SCHOOL_A_CASEWORK)),
+    "concerns.open_case": ("POST", lambda w: f"/concerns/{w.concern_id}/open-case",
+                           expect(allow=SCHOOL_A_CASEWORK)),
+    "concerns.link": ("POST", lambda w: f"/concerns/{w.concern_id}/link", expect(allow=SCHOOL_A_CASEWORK)),
+    "concerns.no_action": ("POST", lambda w: f"/concerns/{w.concern_id}/no-action",
+                           expect(allow=SCHOOL_A_CASEWORK)),
+    "alerts.live": ("GET", lambda w: "/live", expect(allow=SIGNED_IN)),
+    "alerts.notifications": ("GET", lambda w: "/notifications", expect(allow=SIGNED_IN)),
+    # the urgent concern alerted school A's case workers and their line
+    "alerts.open_alert": ("GET", lambda w: f"/alerts/{w.alert_id}", expect(allow=SCHOOL_A_CASEWORK)),
+    "alerts.acknowledge": ("POST", lambda w: f"/alerts/{w.alert_id}/acknowledge",
+                           expect(allow=SCHOOL_A_CASEWORK)),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
@@ -71,7 +89,7 @@ TABLE = {
 
 # POST variants of GET+POST routes are checked too: the policy must guard the write as well.
 POST_TOO = {"cases.open_case", "admin.user_new", "admin.user_edit", "admin.school_edit",
-            "admin.students_import", "auth.password", "notes.amend", "notes.break_glass"}
+            "admin.students_import", "auth.password", "notes.amend", "notes.break_glass", "concerns.new"}
 
 
 @pytest.fixture
@@ -87,6 +105,15 @@ def full_world(app, world):
         world.attachment_id = services.add_attachment(worker, case, "x.pdf", b"%PDF-1.4 test").id
         world.grant_id = services.break_glass(db.session.get(User, world.practice_b.id), case,
                                               "Emergency: the student is missing today").id
+        from portal import clock
+        from portal.concerns.services import file_concern
+        from portal.models import Alert
+        with app.test_request_context():
+            concern, _ = file_concern(db.session.get(User, world.teacher.id), student_id=world.student_a2.id,
+                                      categories=["self_harm"], urgency="immediate", observed_at=clock.now(),
+                                      description="Said she wants to die", token="t1")
+        world.concern_id = concern.id
+        world.alert_id = db.session.query(Alert).one().id
         db.session.commit()
     return world
 
