@@ -28,7 +28,7 @@ def live_state(user):
 def live():
     """Polled every 30 seconds by every page: alert banners and badge counts."""
     require("home.view")
-    return render("alerts/live_page.html", "alerts/_live.html", **live_state(current_user))
+    return render("alerts/live_page.html", "alerts/_live.html", oob=is_htmx(), **live_state(current_user))
 
 
 def _load_alert(alert_id):
@@ -54,7 +54,7 @@ def acknowledge(alert_id):
     services.acknowledge(current_user, alert)
     db.session.commit()
     if is_htmx():
-        return toast(render("alerts/live_page.html", "alerts/_live.html", **live_state(current_user)),
+        return toast(render("alerts/live_page.html", "alerts/_live.html", oob=True, **live_state(current_user)),
                      _("Alert acknowledged."))
     return see_other(request.form.get("next") or "/home")
 

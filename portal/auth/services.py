@@ -2,7 +2,7 @@
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import select, update
 
@@ -13,6 +13,7 @@ from ..models.people import TIERS
 from .passwords import hash_password, needs_rehash, password_problems, verify_password
 
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)
+PASSIVE_ENDPOINTS = {"alerts.live"}
 
 
 class AccountError(ValueError):
@@ -121,7 +122,8 @@ def init_login(app):
             g.session_expired = True
             session.pop("sid", None)
             return None
-        if now - ls.last_seen_at > LAST_SEEN_GRANULARITY:
+        # Background polling (the live region) is not activity: a page left open still times out.
+        if now - ls.last_seen_at > LAST_SEEN_GRANULARITY and request.endpoint not in PASSIVE_ENDPOINTS:
             ls.last_seen_at = now
             db.session.commit()
         return user

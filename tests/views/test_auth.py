@@ -197,3 +197,17 @@ def test_browser_language_is_the_default(client):
 def test_fields_are_not_marked_invalid_until_they_are(client):
     html = client.get("/login").get_data(as_text=True)
     assert "aria-invalid" not in html and '"None"' not in html
+
+
+def test_polling_does_not_keep_an_idle_session_alive(app, world, login):
+    c = login(world.worker)
+    start = clock.now()
+    try:
+        for minutes in range(5, 35, 5):  # the live region polls; the person is away
+            clock.freeze(start + timedelta(minutes=minutes))
+            c.htmx_get("/live")
+        clock.freeze(start + app.config["IDLE_TIMEOUT"] + timedelta(minutes=1))
+        resp = c.htmx_get("/live")
+    finally:
+        clock.freeze(None)
+    assert resp.status_code == 204 and "/login" in resp.headers["HX-Redirect"]

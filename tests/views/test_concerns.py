@@ -116,7 +116,9 @@ def test_alert_banner_and_acknowledgement(app, world, login):
     assert "Urgent concern reported by" in page and "Acknowledge" in page
     assert "Amy Chen" not in page.split('id="live"')[1].split("</div>")[0], "no student name in the banner"
     live = w.htmx_get("/live").get_data(as_text=True)
-    assert live.lstrip().startswith('<div id="live"') and "1 new concern to triage" in live
+    assert live.lstrip().startswith('<div id="live"')
+    assert 'id="triage-badge" class="nav-count" hx-swap-oob="true"' in live and ">1</span>" in live
+    assert page.count('id="triage-badge"') == 1, "one badge in the navigation of a full page"
     with app.app_context():
         alert_id = db.session.query(Alert).one().id
     resp = w.post_form(f"/alerts/{alert_id}/acknowledge", htmx=True)
