@@ -1,6 +1,6 @@
 """Language choice: the user's setting, else the browser's preference; helpers for templates."""
 from flask import current_app, has_request_context, request, session, url_for
-from flask_babel import format_date, format_datetime, get_locale, lazy_gettext as _l
+from flask_babel import format_date, format_datetime, get_locale, lazy_gettext as _l, lazy_pgettext
 from flask_login import current_user
 
 # Labels for stored codes, translated at display time.
@@ -42,7 +42,7 @@ LABELS = {
     "reporter_status": {
         "received": _l("Received"),
         "handling": _l("Being handled"),
-        "closed": _l("Closed"),
+        "closed": lazy_pgettext("concern report", "Closed"),
     },
     "risk": {
         "low": _l("Low"),
@@ -54,6 +54,13 @@ LABELS = {
 
 def label(kind: str, code) -> str:
     return str(LABELS.get(kind, {}).get(code, code or ""))
+
+
+def names(items) -> str:
+    """A list of names as the language writes it ("A, B and C" / "A、B和C")."""
+    from babel.lists import format_list
+    items = [str(i) for i in items]
+    return format_list(items, locale=get_locale()) if items else ""
 
 
 def age(delta) -> str:
@@ -91,6 +98,7 @@ def register(app):
     app.jinja_env.globals.update(label=label, allowed=allowed, url_with=url_with,
                                  get_locale=get_locale, config_categories=config_categories, age=age)
     app.jinja_env.filters["category_label"] = lambda code: label("concern_category", code)
+    app.jinja_env.filters["names"] = names
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     # "medium" reads unambiguously in both languages (14 Aug 2026, 08:05 / 2026年8月14日 08:05).
     app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""

@@ -202,7 +202,7 @@ def _triage_action(concern_id, form_cls, prefix, apply, done):
             db.session.commit()
         except (services.ConcernError, case_services.CaseError) as exc:
             db.session.rollback()
-            error = _messages().get(exc.code) or _("That could not be done: %(why)s", why=exc.code)
+            error = _messages().get(exc.code) or _("That could not be done. Reload the page and try again.")
         except StaleDataError:
             db.session.rollback()
             error = _messages()["already_triaged"]

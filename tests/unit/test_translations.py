@@ -16,7 +16,7 @@ TRANSLATIONS = ROOT / "portal" / "translations"
 POT = TRANSLATIONS / "messages.pot"
 ZH_PO = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
 # The keywords `make messages` uses: Babel's defaults (_, gettext, ngettext, ...) plus the lazy ones.
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2), "lazy_pgettext": ((1, "c"), 2)}
 
 
 def _read(path):
