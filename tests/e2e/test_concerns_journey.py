@@ -18,6 +18,9 @@ CASE_URL = re.compile(r"/cases/(\d+)$")
 CASE_REFERENCE = re.compile(r"C\d{4}-\d{5}")
 CONCERN_REFERENCE = re.compile(r"R\d{4}-\d{5}")
 REJECTED_422 = r"^Failed to load resource: the server responded with a status of 422\b"
+# htmx's complaint if the #live refresh carried the out-of-band triage count to a page without
+# the Triage link (a teacher's); test_live_refresh_on_a_teachers_page_logs_no_console_error checks it.
+OOB_NO_TARGET = r"^htmx:oobErrorNoTarget\b.*#triage-badge"
 WORKER_NAME = "Wang Fang (王芳)"      # demo `worker`: on duty at Eastlake Primary (EPS)
 TEACHER_NAME = "Ms. Deng Hong (邓红)"  # demo `teacher`: teaches at EPS
 LIVE_POLL_WAIT_MS = 35_000            # #live is polled every 30 s
@@ -91,7 +94,8 @@ def _choose_student(page, term, student):
     """Type into the student search of the report form; the options come by htmx, no page load."""
     _mark_document(page)
     page.get_by_label("Name or student number").fill(term)
-    option = page.locator("#student-options").get_by_role("radio", name=re.compile(re.escape(student["name"])))
+    options = page.locator("#student-options")
+    option = options.get_by_role("radio", name=re.compile(re.escape(student["name"])))
     expect(option).to_have_count(1)
     expect(option).to_have_value(str(student["id"]))
     option.check()
@@ -102,7 +106,8 @@ def _choose_student(page, term, student):
 # -- the journey -------------------------------------------------------------------------------
 
 def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teacher_sees_it_handled(
-        page, second_page, live_server, sign_in, db_query):
+        page, second_page, live_server, sign_in, db_query, browser_problems):
+    # The teacher's receipt page may stay open past a #live refresh while the worker triages.
     student = db_query(_student_without_open_case)
     tag = secrets.token_hex(3)
     description = f"Found the student crying in the toilets ({tag}); said they want to hurt themselves."
@@ -143,9 +148,10 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     expect(guidance).to_be_visible()
     expect(guidance).to_contain_text("Stay with the student")
     expect(guidance).to_contain_text(WORKER_NAME)
-    reference_line = teacher.get_by_text(re.compile(r"^Reference: R\d{4}-\d{5}$"))
-    expect(reference_line).to_be_visible()
-    reference = CONCERN_REFERENCE.search(reference_line.inner_text()).group(0)
+    # The reference number (however the line is worded) identifies the report.
+    receipt = teacher.locator("main .receipt")
+    expect(receipt).to_contain_text(CONCERN_REFERENCE)
+    reference = CONCERN_REFERENCE.search(receipt.inner_text()).group(0)
     concern = db_query(_concern_and_alert(reference))
     assert concern["urgency"] == "immediate" and concern["categories"] == ["self_harm"]
     assert concern["alert_id"] is not None, "no alert was raised for an immediate-danger concern"
@@ -159,7 +165,10 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     expect(banner).not_to_contain_text(student["name"])
     expect(banner).not_to_contain_text(student["number"])
     expect(banner).not_to_contain_text(tag)
-    expect(live.get_by_role("link", name=re.compile(r"^\d+ new concerns? to triage$"))).to_be_visible()
+    # The same poll refreshes the triage count in the navigation (out of band).
+    nav = worker.get_by_role("navigation", name="Main")
+    triage_link = nav.get_by_role("link", name=re.compile(r"^Triage\b"))
+    expect(triage_link).to_have_accessible_name(re.compile(r"^Triage [1-9]\d* new concerns?$"))
     _expect_same_document(worker)
 
     banner.get_by_role("button", name="Acknowledge").click()
@@ -168,7 +177,7 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     _expect_same_document(worker)
 
     # The triage queue lists the concern, marked immediate danger, with what the teacher wrote.
-    worker.get_by_role("navigation", name="Main").get_by_role("link", name="Triage").click()
+    triage_link.click()
     worker.wait_for_url(re.compile(r"/concerns/triage$"))
     item = worker.locator(f"#concern-{concern['id']}")
     expect(item).to_be_visible()
@@ -229,7 +238,10 @@ def test_report_without_student_or_description_shows_errors_beside_the_fields(
     page.get_by_label("Bullying").check()
     page.get_by_label("Today").check()
 
-    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/concerns/new")) as info:
+    def is_report_post(r):
+        return r.request.method == "POST" and r.url.endswith("/concerns/new")
+
+    with page.expect_response(is_report_post) as info:
         page.get_by_role("button", name="Send the report").click()
     assert info.value.status == 422
     page.wait_for_load_state()
@@ -249,3 +261,28 @@ def test_report_without_student_or_description_shows_errors_beside_the_fields(
     expect(page.get_by_label("Today")).to_be_checked()
     expect(page.get_by_role("heading", name="Do this now")).to_have_count(0)
     expect(page.get_by_role("heading", name="Report a concern", level=1)).to_be_visible()
+
+
+# -- known app bug ----------------------------------------------------------------------------------
+
+def _is_live_refresh(response):
+    return response.url.split("?")[0].endswith("/live")
+
+
+def test_live_refresh_on_a_teachers_page_logs_no_console_error(page, live_server, sign_in,
+                                                              browser_problems):
+    browser_problems.allow(OOB_NO_TARGET)  # asserted here, with its own message
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.clock.install()  # fake timers: the 30 s poll fires when the test says so
+    sign_in(page, live_server, "teacher")
+    expect(page.locator("#triage-badge")).to_have_count(0)  # a teacher has no Triage link
+    live = page.locator("#live")
+    page.evaluate("document.getElementById('live').dataset.e2eOld = '1'")
+    with page.expect_response(_is_live_refresh) as info:
+        page.clock.fast_forward(31_000)
+    assert info.value.status == 200
+    expect(live).not_to_have_attribute("data-e2e-old", "1")  # swapped: the refresh was processed
+    expect(live).to_have_count(1)
+    oob_errors = [e for e in errors if re.search(OOB_NO_TARGET, e)]
+    assert not oob_errors, f"the #live refresh logged: {oob_errors}"
