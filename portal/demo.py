@@ -13,7 +13,7 @@ from .auth.passwords import hash_password
 from .cases import services as case_services
 from .crypto import new_uid
 from .extensions import db
-from .models import Guardian, School, Student, User
+from .models import Case, Guardian, School, Student, User
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = ("子涵 欣怡 梓涵 晨曦 浩然 宇轩 雨桐 思远 一诺 俊杰 梦琪 嘉怡 子墨 诗涵 明轩 佳琪 博文 "
@@ -137,4 +137,45 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
             db.session.flush()
     finally:
         clock.freeze(None)
+    _concerns(users, students, now)
     return users
+
+
+def _concerns(users, students, now):
+    """A few concern reports: some waiting for triage (two about one student), one added to an open
+    case, one closed without action. None urgent, so the demo starts without alerts."""
+    from flask import current_app
+
+    from .concerns import services as concern_services
+    eps, wms = students["EPS"], students["WMS"]
+    reports = [  # reporter, student, categories, urgency, days ago, what was seen
+        ("teacher", eps[-1], ["emotional"], "week", 2, "Has been very quiet and eats lunch alone this week."),
+        ("teacher2", eps[-2], ["bullying"], "today", 0.2, "Older pupils took his bag and laughed at him at the gate."),
+        ("teacher", eps[-2], ["bullying", "emotional"], "week", 5, "Says he does not want to come to school."),
+        ("teacher2", eps[-3], ["attendance"], "routine", 9, "Absent four Mondays in a row."),
+        ("teacher3", wms[-1], ["family"], "week", 1, "Mentioned that her parents are separating."),
+        ("teacher", eps[-4], ["behaviour"], "routine", 12, "Pushed a classmate twice during PE."),
+    ]
+    made = []
+    with current_app.test_request_context():
+        try:
+            for n, (who, student, cats, urgency, days, text) in enumerate(reports):
+                clock.freeze(now - timedelta(days=days))
+                concern, _ = concern_services.file_concern(
+                    users[who], student_id=student.id, categories=cats, urgency=urgency,
+                    observed_at=clock.now() - timedelta(hours=3), description=text, token=f"demo-{n}")
+                made.append(concern)
+            clock.freeze(now - timedelta(days=11))
+            concern_services.no_further_action(users["worker2"], made[5], "Spoke with the PE teacher: a "
+                                               "one-off, handled in class.")
+            open_case = next(c for c in db.session.scalars(select(Case).where(Case.status == "active"))
+                             if c.worker_id == users["worker"].id)
+            clock.freeze(now - timedelta(days=8))
+            late, _ = concern_services.file_concern(
+                users["teacher"], student_id=open_case.student_id, categories=["emotional"], urgency="week",
+                observed_at=clock.now() - timedelta(days=1), description="Cried after the maths test.",
+                token="demo-linked")
+            concern_services.link_to_open_case(users["worker"], late)
+        finally:
+            clock.freeze(None)
+    db.session.flush()
