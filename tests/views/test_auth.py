@@ -211,3 +211,22 @@ def test_polling_does_not_keep_an_idle_session_alive(app, world, login):
     finally:
         clock.freeze(None)
     assert resp.status_code == 204 and "/login" in resp.headers["HX-Redirect"]
+
+
+def test_throttle_shared_through_redis(world, make_app):
+    """With REDIS_URL the limits hold across workers: two app instances share one count."""
+    redis = pytest.importorskip("redis")
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    redis.Redis.from_url(url).flushdb()
+    try:
+        first = make_app(RATELIMIT_STORAGE_URI=url, LOGIN_LIMIT_PER_ACCOUNT="2 per 15 minutes")
+        second = make_app(RATELIMIT_STORAGE_URI=url, LOGIN_LIMIT_PER_ACCOUNT="2 per 15 minutes")
+        assert _login(first.test_client(), "worker", "bad").status_code == 422
+        assert _login(second.test_client(), "worker", "bad").status_code == 422
+        assert _login(first.test_client(), "worker").status_code == 429
+    finally:
+        redis.Redis.from_url(url).flushdb()

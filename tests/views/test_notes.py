@@ -306,3 +306,21 @@ def test_case_page_with_many_notes_has_constant_queries(app, world, login, count
         html = c.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
     assert "note 59" in html and "note 50 amended" in html
     assert len(large) == len(small), (len(small), len(large))
+
+
+def test_teacher_who_reported_the_student_reads_no_note(app, world, login):
+    """Reporting a concern gives a teacher the status of their report, never the case's notes."""
+    from portal import clock
+    from portal.concerns.services import file_concern, link_to_open_case
+    note_id = _note(app, world, "What the student disclosed")
+    with app.test_request_context():
+        concern, _ = file_concern(db.session.get(User, world.teacher.id), student_id=world.student_a.id,
+                                  categories=["family"], urgency="week", observed_at=clock.now(),
+                                  description="Told me about home", token="tt")
+        link_to_open_case(db.session.get(User, world.worker.id), concern)
+        db.session.commit()
+    t = login(world.teacher)
+    for url in (f"/cases/{world.case_a.id}", f"/cases/{world.case_a.id}/notes",
+                f"/cases/{world.case_a.id}/notes/{note_id}/history", f"/cases/{world.case_a.id}/access-log"):
+        assert t.get(url).status_code == 403, url
+    assert "What the student disclosed" not in t.get("/concerns/mine").get_data(as_text=True)
