@@ -46,6 +46,11 @@ def read_or_create_secret(path: str, nbytes: int = 48) -> str:
     return value
 
 
+def _pairs(text: str):
+    return [tuple(part.split("=", 1)) if "=" in part else (part, "")
+            for part in (p.strip() for p in text.split(";")) if part]
+
+
 def build_config(instance_path: str, overrides=None) -> dict:
     overrides = dict(overrides or {})
     env = os.environ
@@ -87,7 +92,9 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "BREAK_GLASS_HOURS": int(env.get("PORTAL_BREAK_GLASS_HOURS", "8")),
         "NOTES_PAGE_SIZE": 50,
         # Shown to a teacher who reports immediate danger (local numbers; override per district).
-        "EMERGENCY_NUMBERS": env.get("PORTAL_EMERGENCY_NUMBERS", "110 (警察 police) · 120 (急救 ambulance) · 12356 (心理援助 mental health)"),
+        # "number=label;number=label"
+        "EMERGENCY_NUMBERS": _pairs(env.get("PORTAL_EMERGENCY_NUMBERS",
+                                            "110=警察 police;120=急救 ambulance;12356=心理援助 mental health")),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # Trusted proxy hops for X-Forwarded-For (gunicorn behind nginx: 1).
         "PROXY_FIX_HOPS": int(env.get("PORTAL_PROXY_HOPS", "0")),

@@ -6,6 +6,7 @@ school's on-duty workers and everyone above them on the supervision line.
 from flask import url_for
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from .. import audit, clock, mail
 from ..extensions import db
@@ -57,13 +58,16 @@ def raise_alert(kind, *, school_id, source, link, recipients, raised_by=None, pa
 def describe(alert) -> str:
     """What an alert says: the kind of event and who raised it, never the student or content."""
     if alert.kind == "concern_urgent":
-        return _("Urgent concern reported by %(who)s", who=alert.params.get("by", ""))
+        from ..i18n import label
+        return _("Urgent concern (%(urgency)s) reported by %(who)s",
+                 urgency=label("urgency", alert.params.get("urgency")), who=alert.params.get("by", ""))
     return alert.kind
 
 
 def open_alerts(user, limit=5):
     stmt = (select(Alert).join(AlertRecipient).where(AlertRecipient.user_id == user.id,
                                                      AlertRecipient.acknowledged_at.is_(None))
+            .options(selectinload(Alert.recipients).joinedload(AlertRecipient.user))
             .order_by(Alert.created_at.desc()).limit(limit))
     return db.session.scalars(stmt).all()
 

@@ -98,14 +98,22 @@ def _link(actor, concern, case, how):
     concern.case = case
     timeline.add(case, "concern_linked", actor=actor, occurred_at=concern.observed_at, ref=concern,
                  params={"ref": concern.reference, "categories": concern.categories,
-                         "urgency": concern.urgency})
+                         "urgency": concern.urgency, "reporter": concern.reporter.display_name})
     audit.record("concern.linked", concern, actor=actor, details={"case_id": case.id, "how": how})
     _tell_reporter(concern)
 
 
-def open_case_from(actor, concern, *, worker, risk_level="low", version=None):
+def initial_risk(concern) -> str:
+    """The risk a case opened from this concern starts at (the worker can change it)."""
+    if concern.needs_alert:
+        return "high"
+    return "moderate" if concern.urgency == "today" else "low"
+
+
+def open_case_from(actor, concern, *, worker, risk_level=None, version=None):
     _check_new(concern, version)
-    case = case_services.open_case(actor, concern.student, worker=worker, risk_level=risk_level)
+    case = case_services.open_case(actor, concern.student, worker=worker,
+                                   risk_level=risk_level or initial_risk(concern))
     _link(actor, concern, case, "opened")
     return case
 
@@ -186,4 +194,5 @@ def handler_name(concern):
 
 @timeline.summary("concern_linked")
 def _concern_linked(p):
-    return _l("Concern %(ref)s reported", ref=p.get("ref", ""))
+    return _l("Concern %(ref)s from %(reporter)s added to the case", ref=p.get("ref", ""),
+              reporter=p.get("reporter", ""))

@@ -61,8 +61,7 @@ def new():
         form.token.data = secrets.token_urlsafe(24)
         form.observed_at.data = to_user_timezone(clock.now()).replace(tzinfo=None, second=0, microsecond=0)
         form.student_id.data = request.args.get("student", type=int)
-        if not form.urgency.data:
-            form.urgency.data = "routine"
+        # No urgency is preselected: "routine" by default would let an emergency slip through.
     error = None
     if request.method == "POST" and form.validate_on_submit():
         try:
@@ -79,7 +78,8 @@ def new():
             return see_other("concerns.receipt", concern_id=concern.id)
     status = 422 if (request.method == "POST" and (form.errors or error)) else 200
     return render("concerns/new.html", status=status, form=form, q=q,
-                  options=_student_options(q, form.student_id.data))
+                  options=_student_options(q, form.student_id.data),
+                  emergency_numbers=current_app.config["EMERGENCY_NUMBERS"])
 
 
 @bp.route("/student-options")
@@ -147,7 +147,7 @@ def _queue_context(user, page):
 
 def _action_forms(concern, workers):
     open_form = OpenCaseFromConcernForm(formdata=None, prefix=f"oc{concern.id}", version=concern.version_id,
-                                        worker=current_user.id)
+                                        worker=current_user.id, risk_level=services.initial_risk(concern))
     open_form.worker.choices = choices((w.id, w.display_name) for w in workers)
     return {"open": open_form,
             "link": LinkForm(formdata=None, prefix=f"lk{concern.id}", version=concern.version_id),

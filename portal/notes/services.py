@@ -161,7 +161,12 @@ def read_log(case, page: int, per_page: int):
                                      AuditEvent.object_id == str(case.id),
                                      AuditEvent.action.in_(READ_ACTIONS))
             .order_by(AuditEvent.seq.desc()))
-    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    result = db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    ids = {e.actor_id for e in result.items if e.actor_id}
+    from ..models import User
+    result.names = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()) \
+        if ids else {}
+    return result
 
 
 # -- timeline summaries ---------------------------------------------------------------------------

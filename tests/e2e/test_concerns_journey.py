@@ -161,7 +161,7 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     banner = live.locator(".live-alert").filter(
         has=worker.locator(f"a[href='/alerts/{concern['alert_id']}']"))
     expect(banner).to_be_visible(timeout=LIVE_POLL_WAIT_MS)
-    expect(banner).to_contain_text(f"Urgent concern reported by {TEACHER_NAME}")
+    expect(banner).to_contain_text(f"Urgent concern (Immediate danger) reported by {TEACHER_NAME}")
     expect(banner).not_to_contain_text(student["name"])
     expect(banner).not_to_contain_text(student["number"])
     expect(banner).not_to_contain_text(tag)
@@ -194,7 +194,7 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     expect(assign).to_be_visible()
     assign.select_option(label=WORKER_NAME)
     item.get_by_role("button", name="Open the case").click()
-    expect(item).to_contain_text(re.compile(r"Linked to case C\d{4}-\d{5}"))
+    expect(item).to_contain_text(re.compile(r"Now part of case C\d{4}-\d{5}"))
     expect(item.locator("details")).to_have_count(0)
     expect(worker.locator("#toasts")).to_contain_text("Case opened from the concern.")
     _expect_same_document(worker)
@@ -206,7 +206,7 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     expect(heading).to_contain_text(student["name"])
     expect(heading).to_contain_text(case_reference)
     timeline = worker.locator("#timeline")
-    expect(timeline.get_by_text(f"Concern {reference} reported")).to_be_visible()
+    expect(timeline.get_by_text(f"Concern {reference} from {TEACHER_NAME} added to the case")).to_be_visible()
     expect(timeline.get_by_text(f"Case opened and assigned to {WORKER_NAME}")).to_be_visible()
 
     # 3. The teacher sees the report being handled and by whom, and nothing of the case.

@@ -113,7 +113,8 @@ def test_alert_banner_and_acknowledgement(app, world, login):
     _file(login(world.teacher), world, urgency="immediate")
     w = login(world.worker)
     page = w.get("/cases/").get_data(as_text=True)
-    assert "Urgent concern reported by" in page and "Acknowledge" in page
+    assert "Urgent concern (Immediate danger) reported by" in page and "Acknowledge" in page
+    assert "Nobody has acknowledged it yet." in page
     assert "Amy Chen" not in page.split('id="live"')[1].split("</div>")[0], "no student name in the banner"
     live = w.htmx_get("/live").get_data(as_text=True)
     assert live.lstrip().startswith('<div id="live"')
@@ -124,6 +125,7 @@ def test_alert_banner_and_acknowledgement(app, world, login):
     resp = w.post_form(f"/alerts/{alert_id}/acknowledge", htmx=True)
     assert resp.status_code == 200 and "Urgent concern" not in resp.get_data(as_text=True)
     assert login(world.peer).get(f"/alerts/{alert_id}").status_code == 403
+    assert f"Acknowledged by {world.worker.display_name}" in login(world.assistant).get("/home").get_data(as_text=True)
     with app.app_context():
         rec = db.session.get(AlertRecipient, (alert_id, world.worker.id))
         assert rec.acknowledged_at is not None
@@ -231,7 +233,7 @@ def test_open_case_from_a_concern(app, world, login):
                        {f"oc{concern_id}-worker": world.worker.id, f"oc{concern_id}-risk_level": "moderate",
                         f"oc{concern_id}-version": version}, htmx=True)
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "Linked to case" in html and "portal:toast" in resp.headers["HX-Trigger"]
+    assert resp.status_code == 200 and "Now part of case" in html and "portal:toast" in resp.headers["HX-Trigger"]
     with app.app_context():
         concern = db.session.get(Concern, concern_id)
         case = concern.case
@@ -240,7 +242,8 @@ def test_open_case_from_a_concern(app, world, login):
         assert db.session.query(Notification).filter_by(user_id=world.teacher.id).count() == 1
         case_id = case.id
     page = w.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "routine concern" in page and "reported" in page
+    assert "routine concern" in page
+    assert f"from {world.teacher.display_name} added to the case" in page, "credited to the reporter"
     mine = login(world.teacher).get("/concerns/mine").get_data(as_text=True)
     assert "Being handled" in mine and world.worker.display_name in mine
     assert "1 new notification" in mine
@@ -297,3 +300,31 @@ def test_reporter_sees_closed_when_the_case_closes(app, world, login):
         db.session.commit()
     mine = login(world.teacher).get("/concerns/mine").get_data(as_text=True)
     assert ">Closed<" in mine
+
+
+def test_the_student_search_can_never_send_the_report_by_get(world, login):
+    """Enter in the search box submits only the search form: the report's text never goes in a URL."""
+    import re
+    html = login(world.teacher).get("/concerns/new").get_data(as_text=True)
+    assert '<form id="student-find" method="get"' in html
+    assert re.search(r'<input type="search" id="concern-q"[^>]*form="student-find"', html)
+    assert re.search(r'<button type="submit" form="student-find">', html)
+    assert 'formmethod="get"' not in html
+    report_form = html[html.index('<form method="post" action="/concerns/new"'):]
+    assert 'name="description"' in report_form
+    assert 'type="radio" name="urgency" value="routine" checked' not in html, "no urgency preselected"
+
+
+@pytest.mark.parametrize("urgency,categories,risk", [
+    ("immediate", ["emotional"], "high"), ("week", ["self_harm"], "high"),
+    ("today", ["bullying"], "moderate"), ("routine", ["attendance"], "low")])
+def test_a_case_from_a_concern_starts_at_a_fitting_risk(app, world, login, urgency, categories, risk):
+    concern_id = _concern(app, world, urgency=urgency, categories=categories, token=f"r-{urgency}")
+    html = login(world.worker).get("/concerns/triage").get_data(as_text=True)
+    assert f'<option selected value="{risk}">' in html
+    with app.app_context():
+        from portal.concerns.services import open_case_from
+        with app.test_request_context():
+            case = open_case_from(db.session.get(User, world.worker.id), db.session.get(Concern, concern_id),
+                                  worker=db.session.get(User, world.worker.id))
+            assert case.risk_level == risk
