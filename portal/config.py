@@ -67,6 +67,8 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "MAIL_SERVER": env.get("MAIL_SERVER"),
         "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
         "MAIL_FROM": env.get("MAIL_FROM", "portal@localhost"),
+        "MAIL_ASYNC": True,
+        "PUBLIC_URL": env.get("PORTAL_PUBLIC_URL"),  # e.g. https://portal.district.edu.cn, for links in mail  # send after commit in a background thread (tests send inline)
         # Session cookies: HttpOnly always, Secure in production (TLS at the proxy).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -79,8 +81,8 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "WTF_CSRF_SSL_STRICT": production,
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": False,
-        "LOGIN_LIMIT_PER_ACCOUNT": env.get("PORTAL_LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes"),
-        "LOGIN_LIMIT_PER_ADDRESS": env.get("PORTAL_LOGIN_LIMIT_ADDRESS", "20 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ACCOUNT": env.get("PORTAL_LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": env.get("PORTAL_LOGIN_LIMIT_ADDRESS", "30 per 15 minutes"),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": env.get("PORTAL_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": {"en": "English", "zh": "简体中文"},

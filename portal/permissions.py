@@ -40,7 +40,8 @@ def line_below(user) -> frozenset:
     """Ids of everyone below `user` on the supervision line (one recursive query)."""
     def compute():
         below = select(User.id).where(User.supervisor_id == user.id).cte("below", recursive=True)
-        below = below.union_all(select(User.id).where(User.supervisor_id == below.c.id))
+        # UNION (not UNION ALL): even a corrupted line with a loop ends the recursion.
+        below = below.union(select(User.id).where(User.supervisor_id == below.c.id))
         return frozenset(db.session.scalars(select(below.c.id)))
     if user.role not in SUPERVISOR_ROLES:
         return frozenset()
@@ -83,8 +84,10 @@ def readable_notes_clause(user):
 
 
 def _can_read_note(u, note):
+    """Restricted: the author and the author's line, and only while they are on the case's team
+    (someone taken off the case, or their supervisor, loses it). Emergency access never opens them."""
     if note.restricted:
-        return _casework(u) and note.author_id in team_scope(u)
+        return _casework(u) and note.author_id in team_scope(u) and in_team(u, note.case)
     return _casework(u) and (in_team(u, note.case) or has_grant(u, note.case))
 
 
@@ -130,7 +133,7 @@ RULES = {
     # Confidential notes and attachments: the team writes; reading follows the note's restriction.
     "note.create": lambda u, o: _casework(u) and in_team(u, o),
     "note.read": lambda u, o: _can_read_note(u, o),
-    "note.amend": lambda u, o: o.author_id == u.id and _can_read_note(u, o),
+    "note.amend": lambda u, o: o.author_id == u.id and in_team(u, o.case) and _can_read_note(u, o),
     "attachment.upload": lambda u, o: _casework(u) and in_team(u, o),
     "attachment.read": lambda u, o: (_can_read_note(u, o.note) if o.note_id
                                      else _casework(u) and (in_team(u, o.case) or has_grant(u, o.case))),

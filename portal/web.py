@@ -23,7 +23,8 @@ def toast(resp, message: str, level: str = "success"):
     """Ask the page to show a toast (handled in static/js/app.js)."""
     events = json.loads(resp.headers.get("HX-Trigger", "{}") or "{}")
     events["portal:toast"] = {"message": str(message), "level": level}
-    resp.headers["HX-Trigger"] = json.dumps(events, ensure_ascii=False)
+    # Header values must be ASCII (gunicorn rejects others): \uXXXX escapes, which htmx decodes.
+    resp.headers["HX-Trigger"] = json.dumps(events, ensure_ascii=True)
     return resp
 
 
@@ -72,3 +73,23 @@ def security_headers(resp):
     else:
         h.setdefault("Cache-Control", "no-store")
     return resp
+
+
+def path_for(endpoint: str, **values) -> str:
+    """url_for that also works outside a request (CLI commands, services called from scripts)."""
+    from flask import has_request_context
+    if has_request_context():
+        return url_for(endpoint, **values)
+    with current_app.test_request_context():
+        return url_for(endpoint, **values)
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute link for mail: PORTAL_PUBLIC_URL when set, else the address of this request."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base.rstrip("/") + path_for(endpoint, **values)
+    from flask import has_request_context
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    return path_for(endpoint, **values)

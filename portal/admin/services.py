@@ -23,18 +23,58 @@ def _apply(user, data):
         raise AccountError("supervisor", problem)
     if supervisor is not None and user.id is not None and supervisor.id == user.id:
         raise AccountError("supervisor", "not_higher")
-    # A role change must keep everyone this user supervises below them.
+    # A role change must keep everyone this user supervises below them (deactivated people
+    # included: they can be reactivated, and a loop in the line must never be possible).
     if user.id is not None and data["role"] != user.role:
-        below = db.session.scalars(select(User).where(User.supervisor_id == user.id,
-                                                      User.active.is_(True))).all()
+        below = db.session.scalars(select(User).where(User.supervisor_id == user.id)).all()
         if any(TIERS.get(data["role"], 0) <= TIERS.get(s.role, 0) for s in below):
             raise AccountError("role", "would_break_line")
+    if user.id is not None and supervisor is not None and user.id in _chain_above(supervisor):
+        raise AccountError("supervisor", "not_higher")
+    # Case access follows the team and its line: moving someone with open cases to another
+    # school or line would carry those cases with them. Reassign first (as for deactivation).
+    new_schools = set(data.get("school_ids") or [])
+    moved = user.id is not None and (
+        (supervisor.id if supervisor else None) != user.supervisor_id or data["role"] != user.role
+        or new_schools != {s.id for s in user.schools})
+    if moved and open_case_count(user):
+        raise AccountError(None, "has_cases_transfer")
     user.display_name = data["display_name"].strip()
     user.email = (data.get("email") or "").strip() or None
     user.role = data["role"]
     user.supervisor = supervisor
     user.on_duty = bool(data.get("on_duty"))
     user.schools = db.session.scalars(select(School).where(School.id.in_(data.get("school_ids") or []))).all()
+
+
+def _chain_above(user) -> set[int]:
+    """The ids from `user` up the line, stopping at a repeat (so even bad data cannot loop)."""
+    seen = set()
+    while user is not None and user.id not in seen:
+        seen.add(user.id)
+        user = user.supervisor
+    return seen
+
+
+def open_case_count(user) -> int:
+    from ..models import CaseMember
+    return db.session.scalar(select(func.count()).select_from(Case).where(
+        Case.status != "closed",
+        (Case.worker_id == user.id) | Case.members.any(CaseMember.user_id == user.id)))
+
+
+def _tell_line(actor, user, old_supervisor_id):
+    """Supervision changes are visible to the people they affect (an admin cannot quietly put
+    themselves, or an account they control, above a team)."""
+    from ..alerts.services import notify
+    from ..web import path_for
+    ids = {i for i in (old_supervisor_id, user.supervisor_id) if i}
+    if user.role in TIERS and TIERS[user.role] > 1:
+        ids |= set(db.session.scalars(select(User.id).where(User.role == "supervisor_mentor",
+                                                            User.active.is_(True))))
+    for uid in ids - {user.id}:
+        notify(db.session.get(User, uid), "line_changed", path_for("home.index"),
+               params={"name": user.display_name, "by": actor.display_name if actor else ""})
 
 
 def create_user(actor, data):
@@ -51,6 +91,8 @@ def create_user(actor, data):
         _apply(user, data)
     db.session.flush()
     audit.record("user.created", user, actor=actor, details={"role": user.role})
+    if user.supervisor_id or TIERS.get(user.role, 0) > 1:
+        _tell_line(actor, user, None)
     return user
 
 
@@ -60,6 +102,8 @@ def update_user(actor, user, data, version=None):
     before = {"role": user.role, "supervisor_id": user.supervisor_id,
               "schools": sorted(s.id for s in user.schools)}
     _apply(user, data)
+    if before["supervisor_id"] != user.supervisor_id or before["role"] != user.role:
+        _tell_line(actor, user, before["supervisor_id"])
     if data.get("password"):
         problems = password_problems(data["password"], [user.username, user.display_name])
         if problems:
@@ -82,13 +126,14 @@ def set_active(actor, user, active: bool):
         if db.session.scalar(select(func.count()).select_from(User).where(
                 User.supervisor_id == user.id, User.active.is_(True))):
             raise AccountError(None, "has_supervisees")
-        open_cases = db.session.scalar(select(func.count()).select_from(Case).where(
-            Case.worker_id == user.id, Case.status != "closed"))
-        if open_cases:
+        if open_case_count(user):
             raise AccountError(None, "has_cases")
         user.deactivated_at = clock.now()
         end_other_sessions(user, reason="deactivated")
     else:
+        problem = validate_supervisor(user.role, user.supervisor)
+        if problem:  # the line changed while this person was away: fix their supervisor first
+            raise AccountError(None, "reactivate_line")
         user.deactivated_at = None
     user.active = active
     audit.record("user.activated" if active else "user.deactivated", user, actor=actor)

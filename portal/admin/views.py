@@ -29,6 +29,9 @@ def _account_messages():
         "no_line": _("Teachers and administrators are not on the supervision line."),
         "inactive": _("That supervisor's account is deactivated."),
         "would_break_line": _("This role would be at or below someone this person supervises."),
+        "has_cases_transfer": _("This person is on the team of open cases. Ask their supervisor to reassign "
+                                "those cases before changing their schools, supervisor or role."),
+        "reactivate_line": _("This person's supervisor is no longer valid. Choose a new supervisor first."),
     }
 
 

@@ -3,7 +3,7 @@
 raise_alert() picks nobody by itself: callers pass recipients, usually school_responders(), the
 school's on-duty workers and everyone above them on the supervision line.
 """
-from flask import url_for
+from ..web import public_url
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -49,14 +49,16 @@ def raise_alert(kind, *, school_id, source, link, recipients, raised_by=None, pa
                  details={"kind": kind, "recipients": sorted(recipients), "source": [alert.source_type, source.id]})
     for user in db.session.scalars(select(User).where(User.id.in_(recipients))):
         with force_locale(user.locale or "en"):
-            mail.send(user.email, _("Portal alert: %(what)s", what=describe(alert)),
+            mail.queue(user.email, _("Portal alert: %(what)s", what=describe(alert)),
                       _("%(what)s. Open the portal to see it: %(link)s",
-                        what=describe(alert), link=url_for("alerts.open_alert", alert_id=alert.id, _external=True)))
+                        what=describe(alert), link=public_url("alerts.open_alert", alert_id=alert.id)))
     return alert
 
 
 def describe(alert) -> str:
     """What an alert says: the kind of event and who raised it, never the student or content."""
+    if alert.kind == "break_glass":
+        return _("Emergency access to a case of your line by %(who)s", who=alert.params.get("by", ""))
     if alert.kind == "concern_urgent":
         from ..i18n import label
         return _("Urgent concern (%(urgency)s) reported by %(who)s",
@@ -86,9 +88,9 @@ def notify(user, kind, link, params=None):
     n = Notification(user_id=user.id, kind=kind, link=link, params=params or {}, created_at=clock.now())
     db.session.add(n)
     with force_locale(user.locale or "en"):
-        mail.send(user.email, _("Portal: %(what)s", what=describe_notification(n)),
+        mail.queue(user.email, _("Portal: %(what)s", what=describe_notification(n)),
                   _("%(what)s. Open the portal to see it: %(link)s", what=describe_notification(n),
-                    link=url_for("alerts.notifications", _external=True)))
+                    link=public_url("alerts.notifications")))
     return n
 
 
@@ -97,6 +99,9 @@ def describe_notification(n) -> str:
         status = {"received": _("received"), "handling": _("being handled"), "closed": _("closed")}
         return _("Your concern report %(ref)s is now %(status)s",
                  ref=n.params.get("ref", ""), status=status.get(n.params.get("status"), ""))
+    if n.kind == "line_changed":
+        return _("The supervision line changed: %(name)s (changed by %(by)s)",
+                 name=n.params.get("name", ""), by=n.params.get("by", ""))
     return n.kind
 
 

@@ -7,7 +7,8 @@ from .. import clock
 from ..extensions import db
 from ..models import Alert, Notification
 from ..permissions import require
-from ..web import is_htmx, render, see_other, toast
+from ..web import is_htmx, render, safe_next, see_other, toast
+from ..admin.forms import ConfirmForm
 from . import bp, services
 
 
@@ -56,7 +57,7 @@ def acknowledge(alert_id):
     if is_htmx():
         return toast(render("alerts/live_page.html", "alerts/_live.html", oob=True, **live_state(current_user)),
                      _("Alert acknowledged."))
-    return see_other(request.form.get("next") or "/home")
+    return see_other(safe_next(request.form.get("next"), "/home"))
 
 
 @bp.route("/notifications")
@@ -65,9 +66,17 @@ def notifications():
     require("home.view")
     items = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(100)).all()
-    resp = render("alerts/notifications.html", items=items, describe=services.describe_notification)
-    db.session.execute(update(Notification).where(Notification.user_id == current_user.id,
-                                                  Notification.read_at.is_(None))
-                       .values(read_at=clock.now()))
-    db.session.commit()
-    return resp
+    return render("alerts/notifications.html", items=items, describe=services.describe_notification,
+                  confirm=ConfirmForm())
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@login_required
+def notifications_read():
+    require("home.view")
+    if ConfirmForm().validate_on_submit():
+        db.session.execute(update(Notification).where(Notification.user_id == current_user.id,
+                                                      Notification.read_at.is_(None))
+                           .values(read_at=clock.now()))
+        db.session.commit()
+    return see_other("alerts.notifications")

@@ -33,8 +33,9 @@ def authenticate(username: str, password: str):
     user = find_user(username)
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or not user.active:
+        # A mistyped username may be a password: only an existing account's id is recorded.
         audit.record("auth.login_failed", object_type="users", object_id=user.id if user else None,
-                     details={"username": (username or "")[:64]})
+                     details={} if user else {"unknown_account": True})
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -116,8 +117,9 @@ def init_login(app):
             return None
         ls, user = row
         now = clock.now()
-        if now - ls.last_seen_at > current_app.config["IDLE_TIMEOUT"]:
-            ls.ended_at, ls.end_reason = now, "idle"
+        expired = now - ls.created_at > current_app.config["PERMANENT_SESSION_LIFETIME"]
+        if expired or now - ls.last_seen_at > current_app.config["IDLE_TIMEOUT"]:
+            ls.ended_at, ls.end_reason = now, "expired" if expired else "idle"
             db.session.commit()
             g.session_expired = True
             session.pop("sid", None)

@@ -21,10 +21,13 @@ def _failed(resp):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+# Per address: failures only, so a whole school behind one NAT address can still sign in at 8am.
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"],
                deduct_when=_failed, scope="login-address")
+# Per account: every attempt is counted before the password is checked (atomically), so parallel
+# guesses cannot slip past the limit while earlier ones are still being verified.
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=_account_key, deduct_when=_failed, scope="login-account")
+               key_func=_account_key, scope="login-account")
 def login():
     if current_user.is_authenticated:
         return see_other("home.index")

@@ -3,6 +3,7 @@
 Services take (actor, obj, data), flush but never commit, and raise CaseError for a refused change.
 """
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .. import audit, clock
 from ..extensions import db
@@ -60,7 +61,10 @@ def open_case(actor, student, *, worker, risk_level="low"):
     case = Case(student=student, school_id=student.school_id, worker=worker, opened_by=actor,
                 risk_level=risk_level, status="intake", reference="pending")
     db.session.add(case)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # another case for this student was opened a moment ago
+        raise CaseError(None, "already_open") from None
     case.reference = f"C{case.opened_at:%Y}-{case.id:05d}"
     timeline.add(case, "case_opened", actor=actor, occurred_at=case.opened_at,
                  params={"worker": worker.display_name})

@@ -4,7 +4,6 @@ Flush, never commit. Errors carry the form field and a message code.
 """
 from datetime import timedelta
 
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import joinedload
@@ -17,6 +16,7 @@ from ..extensions import db
 from ..models import Case, Concern, Student
 from ..models.concerns import CONCERN_CATEGORIES, URGENCIES
 from ..permissions import school_ids
+from ..web import path_for
 
 MAX_DESCRIPTION = 5000
 GROUP_WINDOW = timedelta(days=30)
@@ -67,11 +67,11 @@ def file_concern(reporter, *, student_id, categories, urgency, observed_at, desc
         concern.action_taken = action_taken.strip()[:MAX_DESCRIPTION]
     db.session.flush()
     concern.reference = f"R{now:%y%m}-{concern.id:05d}"
-    audit.record("concern.filed", concern, actor=reporter,
-                 details={"student_id": student.id, "urgency": urgency, "categories": concern.categories})
+    # The audit log cannot be erased with the student's key: it names the record, not its nature.
+    audit.record("concern.filed", concern, actor=reporter, details={"student_id": student.id})
     if concern.needs_alert:
         alerts.raise_alert("concern_urgent", school_id=student.school_id, source=concern,
-                           link=url_for("concerns.show", concern_id=concern.id),
+                           link=path_for("concerns.show", concern_id=concern.id),
                            recipients=alerts.school_responders(student.school_id), raised_by=reporter,
                            params={"by": reporter.display_name, "urgency": urgency})
     return concern, True
@@ -89,7 +89,7 @@ def _triaged(actor, concern, status):
 
 
 def _tell_reporter(concern):
-    alerts.notify(concern.reporter, "concern_status", url_for("concerns.mine"),
+    alerts.notify(concern.reporter, "concern_status", path_for("concerns.mine"),
                   params={"ref": concern.reference, "status": concern.reporter_status})
 
 

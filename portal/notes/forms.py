@@ -27,7 +27,7 @@ class AttachmentForm(FlaskForm):
 
 
 class BreakGlassForm(FlaskForm):
-    reason = TextAreaField(_l("Why do you need this case now?"), validators=[
+    reason = TextAreaField(_l("Why do you need this case now?"), filters=[lambda v: (v or "").strip()], validators=[
         DataRequired(message=_l("A written reason is required.")),
         Length(min=20, max=2000, message=_l("Explain the emergency in at least 20 characters."))],
         render_kw={"rows": 4})

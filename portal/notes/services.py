@@ -136,6 +136,13 @@ def break_glass(actor, case, reason):
     timeline.add(case, "break_glass", actor=actor, occurred_at=grant.created_at, ref=grant,
                  params={"name": actor.display_name, "hours": hours})
     audit.record("case.break_glass", case, actor=actor, details={"grant": grant.id, "hours": hours})
+    from ..alerts import services as alerts
+    from ..web import path_for
+    line = alerts.line_above({case.worker_id}) - {actor.id}
+    if line:  # the case's supervisors are told at once, not when they next open the case
+        alerts.raise_alert("break_glass", school_id=case.school_id, source=case, raised_by=actor,
+                           link=path_for("cases.show", case_id=case.id) + "#emergency-access",
+                           recipients=line, params={"by": actor.display_name})
     return grant
 
 

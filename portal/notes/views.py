@@ -211,7 +211,12 @@ def break_glass(case_id):
     require("case.break_glass", case)
     form = BreakGlassForm()
     if form.validate_on_submit():
-        services.break_glass(current_user, case, form.reason.data)
+        try:
+            services.break_glass(current_user, case, form.reason.data)
+        except services.NoteError as exc:
+            db.session.rollback()
+            form.reason.errors.append(_messages()[exc.code])
+            return render("notes/break_glass.html", status=422, case=case, form=form)
         db.session.commit()
         flash(ngettext("Emergency access granted for %(num)d hour. The case's supervision line can see it.",
                        "Emergency access granted for %(num)d hours. The case's supervision line can see it.",

@@ -72,6 +72,7 @@ TABLE = {
                            expect(allow=SCHOOL_A_CASEWORK)),
     "alerts.live": ("GET", lambda w: "/live", expect(allow=SIGNED_IN)),
     "alerts.notifications": ("GET", lambda w: "/notifications", expect(allow=SIGNED_IN)),
+    "alerts.notifications_read": ("POST", lambda w: "/notifications/read", expect(allow=SIGNED_IN)),
     # the urgent concern alerted school A's case workers and their line
     "alerts.open_alert": ("GET", lambda w: f"/alerts/{w.alert_id}", expect(allow=SCHOOL_A_CASEWORK)),
     "alerts.acknowledge": ("POST", lambda w: f"/alerts/{w.alert_id}/acknowledge",
@@ -113,7 +114,7 @@ def full_world(app, world):
                                       categories=["self_harm"], urgency="immediate", observed_at=clock.now(),
                                       description="Said she wants to die", token="t1")
         world.concern_id = concern.id
-        world.alert_id = db.session.query(Alert).one().id
+        world.alert_id = db.session.query(Alert).filter_by(kind="concern_urgent").one().id
         db.session.commit()
     return world
 

@@ -145,9 +145,18 @@ def test_alert_email_carries_no_name_or_content(app, world, login, monkeypatch):
             return False
 
         def send_message(self, msg):
+            # sent only after the report is committed: a second connection already sees it
+            with app.app_context():
+                from sqlalchemy import create_engine, text
+                engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+                with engine.connect() as conn:
+                    committed.append(conn.execute(text("SELECT COUNT(*) FROM concerns")).scalar())
+                engine.dispose()
             sent.append(msg)
+    committed = []
     monkeypatch.setattr("smtplib.SMTP", FakeSMTP)
     app.config["MAIL_SERVER"] = "mail.test"
+    app.config["MAIL_ASYNC"] = False
     _on_duty(app, world.worker)
     with app.app_context():
         for u in db.session.query(User):
@@ -156,6 +165,7 @@ def test_alert_email_carries_no_name_or_content(app, world, login, monkeypatch):
     _file(login(world.teacher), world, urgency="immediate", description="She said she wants to die")
     assert {m["To"] for m in sent} == {"worker@school.test", "assistant@school.test", "practice@school.test",
                                         "supervisor@school.test", "mentor@school.test"}
+    assert committed and all(n == 1 for n in committed)
     for m in sent:
         text = m.get_content() + m["Subject"]
         assert "Amy" not in text and "Chen" not in text and "die" not in text
