@@ -68,10 +68,12 @@ def create_app(config=None):
     from .notes import bp as notes_bp
     from .alerts import bp as alerts_bp
     from .concerns import bp as concerns_bp
+    from .casework import bp as casework_bp
     from .students import bp as students_bp
 
     auth.init_login(app)
-    for bp in (auth_bp, home_bp, students_bp, cases_bp, notes_bp, concerns_bp, alerts_bp, admin_bp):
+    for bp in (auth_bp, home_bp, students_bp, cases_bp, notes_bp, casework_bp, concerns_bp, alerts_bp,
+               admin_bp):
         app.register_blueprint(bp)
     errors.register(app)
     i18n.register(app)

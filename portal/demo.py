@@ -138,7 +138,49 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
     finally:
         clock.freeze(None)
     _concerns(users, students, now)
+    _casework(users, now)
     return users
+
+
+def _casework(users, now):
+    """Service records and plans on the demo worker's active cases: some waiting for the assistant
+    supervisor's review, one returned with comments, one plan approved and one waiting."""
+    from flask import current_app
+
+    from .casework import services as work
+    cases = db.session.scalars(select(Case).where(Case.worker_id == users["worker"].id,
+                                                  Case.status.in_(("active", "review")))
+                               .order_by(Case.id)).all()
+    worker, assistant = users["worker"], users["assistant"]
+    with current_app.test_request_context():
+        try:
+            for n, case in enumerate(cases[:3]):
+                clock.freeze(now - timedelta(days=20 - n))
+                plan = work.submit_plan(worker, case, review_on=(now + timedelta(days=40)).date(), goals=[
+                    {"goal": "Attends school every day for four weeks", "target": (now + timedelta(days=30)).date(),
+                     "measure": "Attendance register"},
+                    {"goal": "Names two adults at school to turn to", "target": (now + timedelta(days=14)).date(),
+                     "measure": "Asked at the weekly check-in"}],
+                    interventions=[{"what": "Weekly individual session", "who": "Social worker", "how_often": "Weekly"},
+                                   {"what": "Call with the guardian", "who": "Social worker", "how_often": "Fortnightly"}])
+                if n < 2:
+                    clock.freeze(now - timedelta(days=18 - n))
+                    work.decide_plan(assistant, plan, "approve", "Clear goals; review in six weeks.")
+                for k in range(2):
+                    clock.freeze(now - timedelta(days=10 - 4 * k - n))
+                    rec = work.add_service_record(
+                        worker, case, occurred_on=clock.now().date(), duration=40, kind="individual",
+                        participants="Student", summary="Talked about how the week went at school and at home; "
+                        "agreed one small step for next week.", progress="Attended four days out of five.")
+                    if k == 0 and n == 0:
+                        clock.freeze(now - timedelta(days=8))
+                        work.review_record(assistant, rec, "return", "Add what the student said in their own words.")
+                    elif k == 0:
+                        clock.freeze(now - timedelta(days=7))
+                        work.review_record(assistant, rec, "accept", "")
+        finally:
+            clock.freeze(None)
+    db.session.flush()
 
 
 def _concerns(users, students, now):

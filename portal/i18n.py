@@ -44,6 +44,28 @@ LABELS = {
         "handling": _l("Being handled"),
         "closed": lazy_pgettext("concern report", "Closed"),
     },
+    "service_kind": {
+        "individual": _l("Individual session"),
+        "group": _l("Group session"),
+        "family": _l("Family session"),
+        "classroom": _l("Classroom activity"),
+        "consultation": _l("Consultation"),
+        "phone": _l("Phone call"),
+    },
+    "review_state": {
+        "submitted": _l("Awaiting review"),
+        "returned": _l("Returned for revision"),
+        "accepted": _l("Accepted"),
+        "approved": _l("Approved"),
+        "superseded": _l("Superseded"),
+    },
+    "review_action": {
+        "submitted": _l("submitted"),
+        "revised": _l("revised and resubmitted"),
+        "returned": _l("returned with comments"),
+        "accepted": _l("accepted"),
+        "approved": _l("approved"),
+    },
     "risk": {
         "low": _l("Low"),
         "moderate": _l("Moderate"),

@@ -144,6 +144,14 @@ RULES = {
     "concern.queue": lambda u, o: _casework(u),
     "concern.triage": lambda u, o: _casework(u) and o.school_id in school_ids(u) and o.status == "new",
     "concern.read": lambda u, o: _can_read_concern(u, o),
+    # The work cycle: the team writes records; the author's line above reviews them.
+    "record.create": lambda u, o: _casework(u) and in_team(u, o),
+    "record.read": lambda u, o: _casework(u) and (in_team(u, o.case) or has_grant(u, o.case)),
+    "record.review": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
+    "record.revise": lambda u, o: o.author_id == u.id and in_team(u, o.case),
+    "plan.submit": lambda u, o: _casework(u) and o.worker_id in team_scope(u),
+    "plan.decide": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
+    "review.queue": lambda u, o: u.role in SUPERVISOR_ROLES,
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

@@ -77,6 +77,18 @@ TABLE = {
     "alerts.open_alert": ("GET", lambda w: f"/alerts/{w.alert_id}", expect(allow=SCHOOL_A_CASEWORK)),
     "alerts.acknowledge": ("POST", lambda w: f"/alerts/{w.alert_id}/acknowledge",
                            expect(allow=SCHOOL_A_CASEWORK)),
+    "casework.record_new": ("GET", lambda w: f"/cases/{w.case_a.id}/records/new", expect(allow=TEAM_A)),
+    "casework.record": ("GET", lambda w: f"/cases/{w.case_a.id}/records/{w.record_id}", expect(allow=TEAM_A)),
+    "casework.record_review": ("POST", lambda w: f"/cases/{w.case_a.id}/records/{w.record_id}/review",
+                               expect(allow=LINE_ABOVE_A)),
+    "casework.record_revise": ("POST", lambda w: f"/cases/{w.case_a.id}/records/{w.record_id}/revise",
+                               expect(allow=("worker",))),
+    "casework.plan_new": ("GET", lambda w: f"/cases/{w.case_a.id}/plans/new", expect(allow=TEAM_A)),
+    "casework.plan": ("GET", lambda w: f"/cases/{w.case_a.id}/plans/{w.plan_id}", expect(allow=TEAM_A)),
+    "casework.plan_decide": ("POST", lambda w: f"/cases/{w.case_a.id}/plans/{w.plan_id}/decide",
+                             expect(allow=LINE_ABOVE_A)),
+    "casework.review_queue": ("GET", lambda w: "/review",
+                              expect(allow=("assistant", "practice", "supervisor", "mentor"))),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
@@ -90,7 +102,8 @@ TABLE = {
 
 # POST variants of GET+POST routes are checked too: the policy must guard the write as well.
 POST_TOO = {"cases.open_case", "admin.user_new", "admin.user_edit", "admin.school_edit",
-            "admin.students_import", "auth.password", "notes.amend", "notes.break_glass", "concerns.new"}
+            "admin.students_import", "auth.password", "notes.amend", "notes.break_glass", "concerns.new",
+            "casework.record_new", "casework.plan_new"}
 
 
 @pytest.fixture
@@ -115,6 +128,15 @@ def full_world(app, world):
                                       description="Said she wants to die", token="t1")
         world.concern_id = concern.id
         world.alert_id = db.session.query(Alert).filter_by(kind="concern_urgent").one().id
+        from portal.casework import services as work
+        with app.test_request_context():
+            world.record_id = work.add_service_record(
+                worker, case, occurred_on=clock.now().date(), duration=30, kind="individual",
+                participants="", summary="Talked about school", progress="").id
+            world.plan_id = work.submit_plan(
+                worker, case, goals=[{"goal": "Attend every day", "target": clock.now().date(), "measure": "register"}],
+                interventions=[{"what": "Weekly check-in", "who": "worker", "how_often": "weekly"}],
+                review_on=clock.now().date()).id
         db.session.commit()
     return world
 

@@ -1,0 +1,50 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, FieldList, Form, FormField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from ..formkit import choices
+from ..i18n import LABELS
+from ..models.casework import SERVICE_KINDS
+
+
+class RecordForm(FlaskForm):
+    occurred_on = DateField(_l("Date"), validators=[InputRequired(message=_l("Give the date of the session."))])
+    duration = IntegerField(_l("Duration (minutes)"), validators=[
+        InputRequired(message=_l("Give the duration in minutes.")),
+        NumberRange(min=1, max=600, message=_l("Between 1 and 600 minutes."))])
+    kind = SelectField(_l("Kind"), choices=choices((k, LABELS["service_kind"][k]) for k in SERVICE_KINDS))
+    participants = StringField(_l("Participants"), validators=[Optional(), Length(max=500)])
+    summary = TextAreaField(_l("Summary"), validators=[
+        InputRequired(message=_l("Summarise what was done and said.")), Length(max=10000)], render_kw={"rows": 6})
+    progress = TextAreaField(_l("Progress towards the plan's goals"), validators=[Optional(), Length(max=10000)],
+                             render_kw={"rows": 3})
+
+
+class ReviseForm(RecordForm):
+    reply = TextAreaField(_l("Your reply to the comments"), validators=[Optional(), Length(max=4000)],
+                          render_kw={"rows": 2})
+    version = HiddenField()
+
+
+class ReviewForm(FlaskForm):
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=4000)], render_kw={"rows": 2})
+    version = HiddenField()
+
+
+class GoalForm(Form):
+    goal = StringField(_l("Goal"), validators=[Optional(), Length(max=500)])
+    target = DateField(_l("Target date"), validators=[Optional()])
+    measure = StringField(_l("How we will know"), validators=[Optional(), Length(max=300)])
+
+
+class InterventionForm(Form):
+    what = StringField(_l("Intervention"), validators=[Optional(), Length(max=500)])
+    who = StringField(_l("Responsible"), validators=[Optional(), Length(max=200)])
+    how_often = StringField(_l("How often"), validators=[Optional(), Length(max=100)])
+
+
+class PlanForm(FlaskForm):
+    goals = FieldList(FormField(GoalForm), min_entries=3, max_entries=8)
+    interventions = FieldList(FormField(InterventionForm), min_entries=3, max_entries=8)
+    review_on = DateField(_l("Next review date"), validators=[InputRequired(message=_l("Choose a review date."))])

@@ -1,0 +1,241 @@
+"""Rules of the work cycle and of review (批阅/批复). Flush, never commit; audit every change.
+
+Who reviews: anyone above the author on the supervision line (the next person up is the usual
+reviewer; a higher tier may act too). Nobody reviews their own record.
+"""
+import json
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from .. import audit, clock
+from ..alerts import services as alerts
+from ..cases import timeline
+from ..crypto import new_uid
+from ..extensions import db
+from ..models import Case, CasePlan, ReviewEntry, ServiceRecord, Student, User
+from ..models.casework import SERVICE_KINDS
+from ..permissions import line_below
+from ..web import path_for
+
+MAX_TEXT = 10000
+
+
+class WorkError(ValueError):
+    def __init__(self, field, code):
+        super().__init__(code)
+        self.field = field
+        self.code = code
+
+
+def _text(value, field, required=True, limit=MAX_TEXT):
+    value = (value or "").strip()
+    if required and not value:
+        raise WorkError(field, "required")
+    if len(value) > limit:
+        raise WorkError(field, "too_long")
+    return value
+
+
+def _entry(actor, case, subject, action, comment=None, snapshot=None):
+    e = ReviewEntry(uid=new_uid(), case=case, subject_type=subject.__tablename__, subject_id=subject.id,
+                    author=actor, action=action, created_at=clock.now())
+    db.session.add(e)
+    if comment:
+        e.comment = comment
+    if snapshot is not None:
+        e.snapshot = json.dumps(snapshot, ensure_ascii=False, default=str)
+    return e
+
+
+def _check(obj, status, version):
+    if obj.status != status or (version not in (None, "") and str(version) != str(obj.version_id)):
+        raise WorkError(None, "already_handled")
+
+
+# -- service records ------------------------------------------------------------------------------
+
+def _record_fields(case, occurred_on, duration, kind, participants, summary, progress):
+    if occurred_on is None or occurred_on > clock.now().date():
+        raise WorkError("occurred_on", "future")
+    if occurred_on < case.opened_at.date() - timedelta(days=30):
+        raise WorkError("occurred_on", "before_case")
+    if duration is None or not 1 <= int(duration) <= 600:
+        raise WorkError("duration", "duration")
+    if kind not in SERVICE_KINDS:
+        raise WorkError("kind", "invalid")
+    return {"occurred_on": occurred_on, "duration": int(duration), "kind": kind,
+            "participants": _text(participants, "participants", required=False, limit=500),
+            "summary": _text(summary, "summary"), "progress": _text(progress, "progress", required=False)}
+
+
+def _apply_record(rec, f):
+    rec.occurred_on, rec.duration_minutes, rec.kind = f["occurred_on"], f["duration"], f["kind"]
+    rec.participants, rec.summary, rec.progress = f["participants"] or None, f["summary"], f["progress"] or None
+
+
+def add_service_record(actor, case, **fields):
+    f = _record_fields(case, **fields)
+    rec = ServiceRecord(uid=new_uid(), case=case, author=actor, status="submitted", revision=1,
+                        submitted_at=clock.now())
+    db.session.add(rec)
+    _apply_record(rec, f)
+    db.session.flush()
+    _entry(actor, case, rec, "submitted", snapshot=f)
+    timeline.add(case, "service_record", actor=actor, occurred_at=datetime.combine(f["occurred_on"], time(12)),
+                 params={"kind": f["kind"], "minutes": f["duration"]}, ref=rec)
+    audit.record("record.submitted", rec, actor=actor, details={"case_id": case.id})
+    return rec
+
+
+def review_record(actor, rec, decision, comment, *, version=None):
+    """Accept, or return with comments (the reply, 批复, the worker answers by revising)."""
+    _check(rec, "submitted", version)
+    if rec.author_id == actor.id:
+        raise WorkError(None, "own_record")
+    if decision == "return":
+        comment = _text(comment, "comment", limit=4000)
+    elif decision == "accept":
+        comment = _text(comment, "comment", required=False, limit=4000)
+    else:
+        raise WorkError("decision", "invalid")
+    rec.status = "accepted" if decision == "accept" else "returned"
+    _entry(actor, rec.case, rec, "accepted" if decision == "accept" else "returned", comment=comment or None)
+    audit.record(f"record.{rec.status}", rec, actor=actor)
+    alerts.notify(rec.author, "record_reviewed", path_for("casework.record", case_id=rec.case_id, record_id=rec.id),
+                  params={"status": rec.status, "by": actor.display_name, "case": rec.case.reference})
+
+
+def revise_record(actor, rec, reply, *, version=None, **fields):
+    _check(rec, "returned", version)
+    f = _record_fields(rec.case, **fields)
+    _apply_record(rec, f)
+    rec.status, rec.revision, rec.submitted_at = "submitted", rec.revision + 1, clock.now()
+    _entry(actor, rec.case, rec, "revised", comment=_text(reply, "reply", required=False, limit=4000) or None,
+           snapshot=f)
+    audit.record("record.revised", rec, actor=actor, details={"revision": rec.revision})
+
+
+def thread(subject):
+    return db.session.scalars(select(ReviewEntry).where(
+        ReviewEntry.subject_type == subject.__tablename__, ReviewEntry.subject_id == subject.id)
+        .options(joinedload(ReviewEntry.author)).order_by(ReviewEntry.created_at, ReviewEntry.id)).all()
+
+
+# -- case plans -------------------------------------------------------------------------------------
+
+def _plan_rows(goals, interventions, review_on):
+    goals = [g for g in goals if (g.get("goal") or "").strip()]
+    interventions = [i for i in interventions if (i.get("what") or "").strip()]
+    if not goals:
+        raise WorkError("goals", "one_goal")
+    for g in goals:
+        if not (g.get("measure") or "").strip():
+            raise WorkError("goals", "measure")
+        if not g.get("target") or g["target"] < clock.now().date():
+            raise WorkError("goals", "target")
+    if not interventions:
+        raise WorkError("interventions", "one_intervention")
+    if review_on is None or review_on < clock.now().date():
+        raise WorkError("review_on", "past")
+    clean = lambda d: {k: (v.isoformat() if isinstance(v, date) else (v or "").strip()) for k, v in d.items()}  # noqa: E731
+    return [clean(g) for g in goals], [clean(i) for i in interventions]
+
+
+def submit_plan(actor, case, *, goals, interventions, review_on):
+    pending = db.session.scalar(select(CasePlan.id).where(CasePlan.case_id == case.id,
+                                                          CasePlan.status == "submitted"))
+    if pending:
+        raise WorkError(None, "plan_pending")
+    goals, interventions = _plan_rows(goals, interventions, review_on)
+    number = (db.session.scalar(select(func.max(CasePlan.number)).where(CasePlan.case_id == case.id)) or 0) + 1
+    plan = CasePlan(uid=new_uid(), case=case, number=number, author=actor, status="submitted",
+                    submitted_at=clock.now(), review_on=review_on)
+    db.session.add(plan)
+    plan.goals = json.dumps(goals, ensure_ascii=False)
+    plan.interventions = json.dumps(interventions, ensure_ascii=False)
+    db.session.flush()
+    _entry(actor, case, plan, "submitted")
+    timeline.add(case, "plan_submitted", actor=actor, params={"number": number}, ref=plan)
+    audit.record("plan.submitted", plan, actor=actor, details={"case_id": case.id, "number": number})
+    return plan
+
+
+def decide_plan(actor, plan, decision, comment, *, version=None):
+    _check(plan, "submitted", version)
+    if plan.author_id == actor.id:
+        raise WorkError(None, "own_record")
+    if decision == "return":
+        comment = _text(comment, "comment", limit=4000)
+        plan.status = "returned"
+    elif decision == "approve":
+        comment = _text(comment, "comment", required=False, limit=4000)
+        for old in db.session.scalars(select(CasePlan).where(CasePlan.case_id == plan.case_id,
+                                                             CasePlan.status == "approved")):
+            old.status = "superseded"
+        plan.status, plan.approved_by, plan.approved_at = "approved", actor, clock.now()
+    else:
+        raise WorkError("decision", "invalid")
+    _entry(actor, plan.case, plan, "approved" if decision == "approve" else "returned", comment=comment or None)
+    timeline.add(plan.case, "plan_decided", actor=actor, params={"number": plan.number, "status": plan.status},
+                 ref=plan)
+    audit.record(f"plan.{plan.status}", plan, actor=actor)
+    alerts.notify(plan.author, "plan_decided", path_for("casework.plan", case_id=plan.case_id, plan_id=plan.id),
+                  params={"status": plan.status, "by": actor.display_name, "case": plan.case.reference})
+
+
+def plan_json(plan):
+    return json.loads(plan.goals), json.loads(plan.interventions)
+
+
+# -- the review queue ---------------------------------------------------------------------------------
+
+def queue_statement(user, model, worker_id=None, school_id=None):
+    below = line_below(user)
+    stmt = (select(model).join(Case, Case.id == model.case_id)
+            .where(model.status == "submitted", model.author_id.in_(below))
+            .options(joinedload(model.author), joinedload(model.case).joinedload(Case.student).joinedload(Student.school)))
+    if worker_id:
+        stmt = stmt.where(model.author_id == worker_id)
+    if school_id:
+        stmt = stmt.where(Case.school_id == school_id)
+    return stmt.order_by(model.submitted_at, model.id)
+
+
+def queue_counts(user) -> dict:
+    below = line_below(user)
+    if not below:
+        return {"plans": 0, "records": 0}
+    count = lambda m: db.session.scalar(select(func.count()).select_from(m).where(  # noqa: E731
+        m.status == "submitted", m.author_id.in_(below)))
+    return {"plans": count(CasePlan), "records": count(ServiceRecord)}
+
+
+def line_people(user):
+    return db.session.scalars(select(User).where(User.id.in_(line_below(user))).order_by(User.display_name)).all()
+
+
+# -- timeline summaries ------------------------------------------------------------------------------
+
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+from ..i18n import label  # noqa: E402
+
+
+@timeline.summary("service_record")
+def _record_summary(p):
+    return _l("Service record: %(kind)s, %(minutes)s minutes", kind=label("service_kind", p.get("kind")),
+              minutes=p.get("minutes", ""))
+
+
+@timeline.summary("plan_submitted")
+def _plan_submitted(p):
+    return _l("Case plan version %(n)s submitted for approval", n=p.get("number", ""))
+
+
+@timeline.summary("plan_decided")
+def _plan_decided(p):
+    if p.get("status") == "approved":
+        return _l("Case plan version %(n)s approved", n=p.get("number", ""))
+    return _l("Case plan version %(n)s returned with comments", n=p.get("number", ""))

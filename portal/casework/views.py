@@ -1,0 +1,325 @@
+from flask import abort, current_app, flash, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..cases.sections import section
+from ..cases.views import load_case
+from ..crypto import preload_data_keys
+from ..extensions import db
+from ..models import CasePlan, School, ServiceRecord
+from ..permissions import can, require, school_ids
+from ..web import is_htmx, render, see_other, toast
+from . import bp, services
+from .forms import PlanForm, RecordForm, ReviewForm, ReviseForm
+
+
+def _messages():
+    return {
+        "required": _("This field is required."),
+        "too_long": _("This text is too long."),
+        "future": _("This date is in the future."),
+        "before_case": _("This date is long before the case was opened."),
+        "duration": _("Between 1 and 600 minutes."),
+        "invalid": _("Choose one of the listed values."),
+        "already_handled": _("Someone else has already handled this, or it changed since you opened it."),
+        "own_record": _("You cannot review your own record; it goes to your supervisor."),
+        "one_goal": _("Write at least one goal."),
+        "measure": _("Each goal needs a way to know it was met."),
+        "target": _("Each goal needs a target date that is not in the past."),
+        "one_intervention": _("Write at least one intervention."),
+        "past": _("Choose a date that is not in the past."),
+        "plan_pending": _("A plan for this case is already waiting for approval."),
+    }
+
+
+def _fail(form, exc):
+    db.session.rollback()
+    message = _messages().get(exc.code, exc.code)
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = list(field.errors) + [message]
+        return None
+    return message
+
+
+# -- case page sections -----------------------------------------------------------------------------
+
+@section("plan", "casework/_plan_section.html", order=3)
+def plan_section(case, user, overrides):
+    if not can(user, "case.view", case):
+        return None
+    plans = db.session.scalars(select(CasePlan).where(CasePlan.case_id == case.id)
+                               .options(joinedload(CasePlan.author), joinedload(CasePlan.approved_by))
+                               .order_by(CasePlan.number.desc())).all()
+    in_force = next((p for p in plans if p.status == "approved"), None)
+    pending = next((p for p in plans if p.status in ("submitted", "returned")), None)
+    goals = services.plan_json(in_force) if in_force else None
+    return {"case": case, "in_force": in_force, "pending": pending, "goals": goals,
+            "can_submit": can(user, "plan.submit", case) and case.is_open}
+
+
+@section("records", "casework/_records_section.html", order=15)
+def records_section(case, user, overrides):
+    if not can(user, "case.view", case):
+        return None
+    records = db.session.scalars(select(ServiceRecord).where(ServiceRecord.case_id == case.id)
+                                 .options(joinedload(ServiceRecord.author))
+                                 .order_by(ServiceRecord.occurred_on.desc(), ServiceRecord.id.desc()).limit(50)).all()
+    return {"case": case, "records": records, "can_write": can(user, "record.create", case) and case.is_open}
+
+
+# -- service records --------------------------------------------------------------------------------
+
+def _record_data(form):
+    return {"occurred_on": form.occurred_on.data, "duration": form.duration.data, "kind": form.kind.data,
+            "participants": form.participants.data, "summary": form.summary.data, "progress": form.progress.data}
+
+
+@bp.route("/cases/<int:case_id>/records/new", methods=["GET", "POST"])
+@login_required
+def record_new(case_id):
+    case = load_case(case_id)
+    require("record.create", case)
+    form = RecordForm()
+    error = None
+    if request.method == "GET":
+        from .. import clock
+        form.occurred_on.data = clock.now().date()
+    elif form.validate_on_submit():
+        try:
+            rec = services.add_service_record(current_user, case, **_record_data(form))
+        except services.WorkError as exc:
+            error = _fail(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Service record saved and sent for review."), "success")
+            return see_other("casework.record", case_id=case.id, record_id=rec.id)
+    return render("casework/record_form.html", status=422 if (form.errors or error) else 200,
+                  case=case, form=form, error=error, record=None)
+
+
+def _load_record(case, record_id) -> ServiceRecord:
+    rec = db.session.scalar(select(ServiceRecord).where(ServiceRecord.id == record_id,
+                                                        ServiceRecord.case_id == case.id)
+                            .options(joinedload(ServiceRecord.author)))
+    if rec is None:
+        abort(404)
+    return rec
+
+
+def _record_page(case, rec, status=200, review_form=None, revise_form=None, error=None):
+    preload_data_keys({case.data_key_id})
+    if revise_form is None and rec.status == "returned" and can(current_user, "record.revise", rec):
+        revise_form = ReviseForm(formdata=None, obj=rec, duration=rec.duration_minutes,
+                                 summary=rec.summary, progress=rec.progress, participants=rec.participants,
+                                 version=rec.version_id)
+    if review_form is None and rec.status == "submitted" and can(current_user, "record.review", rec):
+        review_form = ReviewForm(formdata=None, version=rec.version_id)
+    from .. import audit
+    audit.record("record.read", case, details={"record": rec.id})
+    resp = render("casework/record.html", "casework/_record.html", status=status, case=case, record=rec,
+                  thread=services.thread(rec), review_form=review_form, revise_form=revise_form, error=error)
+    db.session.commit()
+    return resp
+
+
+@bp.route("/cases/<int:case_id>/records/<int:record_id>")
+@login_required
+def record(case_id, record_id):
+    case = load_case(case_id)
+    rec = _load_record(case, record_id)
+    require("record.read", rec)
+    return _record_page(case, rec)
+
+
+@bp.route("/cases/<int:case_id>/records/<int:record_id>/review", methods=["POST"])
+@login_required
+def record_review(case_id, record_id):
+    case = load_case(case_id)
+    rec = _load_record(case, record_id)
+    require("record.review", rec)
+    form = ReviewForm()
+    decision = request.form.get("decision")
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.review_record(current_user, rec, decision, form.comment.data, version=form.version.data)
+            db.session.commit()
+        except services.WorkError as exc:
+            error = _fail(form, exc)
+        except StaleDataError:
+            db.session.rollback()
+            error = _messages()["already_handled"]
+        else:
+            done = _("Record accepted.") if decision == "accept" else _("Record returned with your comments.")
+            if is_htmx() and request.form.get("from") == "queue":
+                return toast(render("casework/review.html", "casework/_queue_done.html", item=rec,
+                                    kind="record"), done)
+            flash(done, "success")
+            return see_other("casework.review_queue") if request.form.get("from") == "queue" else \
+                see_other("casework.record", case_id=case.id, record_id=rec.id)
+    rec = _load_record(case, record_id)
+    status = 409 if error == _messages()["already_handled"] else 422
+    if is_htmx() and request.form.get("from") == "queue":
+        resp = render("casework/review.html", "casework/_queue_done.html", status=status, item=rec, kind="record",
+                      error=error or _("Write a comment when you return a record."))
+        return toast(resp, error or _("Write a comment when you return a record."), "error")
+    return _record_page(case, rec, status=status, review_form=form, error=error)
+
+
+@bp.route("/cases/<int:case_id>/records/<int:record_id>/revise", methods=["POST"])
+@login_required
+def record_revise(case_id, record_id):
+    case = load_case(case_id)
+    rec = _load_record(case, record_id)
+    require("record.revise", rec)
+    form = ReviseForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.revise_record(current_user, rec, form.reply.data, version=form.version.data, **_record_data(form))
+            db.session.commit()
+        except services.WorkError as exc:
+            error = _fail(form, exc)
+        except StaleDataError:
+            db.session.rollback()
+            error = _messages()["already_handled"]
+        else:
+            flash(_("Revision sent for review."), "success")
+            return see_other("casework.record", case_id=case.id, record_id=rec.id)
+    return _record_page(case, _load_record(case, record_id), status=422, revise_form=form, error=error)
+
+
+# -- case plans ---------------------------------------------------------------------------------------
+
+@bp.route("/cases/<int:case_id>/plans/new", methods=["GET", "POST"])
+@login_required
+def plan_new(case_id):
+    case = load_case(case_id)
+    require("plan.submit", case)
+    form = PlanForm()
+    error = None
+    if request.method == "GET":
+        current = db.session.scalar(select(CasePlan).where(CasePlan.case_id == case.id,
+                                                           CasePlan.status.in_(("approved", "returned")))
+                                    .order_by(CasePlan.number.desc()))
+        if current is not None:  # a new version starts from the latest one
+            from datetime import date as _date
+            preload_data_keys({case.data_key_id})
+            goals, interventions = services.plan_json(current)
+            for i, g in enumerate(goals[:8]):
+                if i >= len(form.goals):
+                    form.goals.append_entry()
+                form.goals[i].goal.data, form.goals[i].measure.data = g["goal"], g["measure"]
+                form.goals[i].target.data = _date.fromisoformat(g["target"]) if g.get("target") else None
+            for i, it in enumerate(interventions[:8]):
+                if i >= len(form.interventions):
+                    form.interventions.append_entry()
+                f = form.interventions[i]
+                f.what.data, f.who.data, f.how_often.data = it["what"], it["who"], it["how_often"]
+    elif form.validate_on_submit():
+        try:
+            plan = services.submit_plan(current_user, case, goals=form.goals.data,
+                                        interventions=form.interventions.data, review_on=form.review_on.data)
+        except services.WorkError as exc:
+            error = _fail(form, exc) if exc.field not in ("goals", "interventions") else \
+                _messages().get(exc.code)
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(_("Case plan sent for approval."), "success")
+            return see_other("casework.plan", case_id=case.id, plan_id=plan.id)
+    return render("casework/plan_form.html", status=422 if (form.errors or error) else 200,
+                  case=case, form=form, error=error)
+
+
+def _load_plan(case, plan_id) -> CasePlan:
+    plan = db.session.scalar(select(CasePlan).where(CasePlan.id == plan_id, CasePlan.case_id == case.id)
+                             .options(joinedload(CasePlan.author)))
+    if plan is None:
+        abort(404)
+    return plan
+
+
+@bp.route("/cases/<int:case_id>/plans/<int:plan_id>")
+@login_required
+def plan(case_id, plan_id):
+    case = load_case(case_id)
+    require("case.view", case)
+    p = _load_plan(case, plan_id)
+    return _plan_page(case, p)
+
+
+def _plan_page(case, p, status=200, form=None, error=None):
+    preload_data_keys({case.data_key_id})
+    goals, interventions = services.plan_json(p)
+    if form is None and p.status == "submitted" and can(current_user, "plan.decide", p):
+        form = ReviewForm(formdata=None, version=p.version_id)
+    resp = render("casework/plan.html", status=status, case=case, plan=p, goals=goals,
+                  interventions=interventions, thread=services.thread(p), form=form, error=error)
+    return resp
+
+
+@bp.route("/cases/<int:case_id>/plans/<int:plan_id>/decide", methods=["POST"])
+@login_required
+def plan_decide(case_id, plan_id):
+    case = load_case(case_id)
+    p = _load_plan(case, plan_id)
+    require("plan.decide", p)
+    form = ReviewForm()
+    decision = request.form.get("decision")
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.decide_plan(current_user, p, decision, form.comment.data, version=form.version.data)
+            db.session.commit()
+        except services.WorkError as exc:
+            error = _fail(form, exc)
+        except StaleDataError:
+            db.session.rollback()
+            error = _messages()["already_handled"]
+        else:
+            done = _("Plan approved.") if decision == "approve" else _("Plan returned with your comments.")
+            if is_htmx() and request.form.get("from") == "queue":
+                return toast(render("casework/review.html", "casework/_queue_done.html", item=p, kind="plan"), done)
+            flash(done, "success")
+            return see_other("casework.review_queue") if request.form.get("from") == "queue" else \
+                see_other("casework.plan", case_id=case.id, plan_id=p.id)
+    p = _load_plan(case, plan_id)
+    status = 409 if error == _messages()["already_handled"] else 422
+    if is_htmx() and request.form.get("from") == "queue":
+        message = error or _("Write a comment when you return a plan.")
+        return toast(render("casework/review.html", "casework/_queue_done.html", status=status, item=p,
+                            kind="plan", error=message), message, "error")
+    return _plan_page(case, p, status=status, form=form, error=error)
+
+
+# -- the review queue --------------------------------------------------------------------------------------
+
+@bp.route("/review")
+@login_required
+def review_queue():
+    require("review.queue")
+    tab = request.args.get("tab") if request.args.get("tab") in ("records", "plans") else "records"
+    worker_id = request.args.get("worker", type=int)
+    school_id = request.args.get("school", type=int)
+    model = ServiceRecord if tab == "records" else CasePlan
+    people = services.line_people(current_user)
+    if worker_id not in {p.id for p in people}:
+        worker_id = None
+    if school_id not in school_ids(current_user):
+        school_id = None
+    page = db.paginate(services.queue_statement(current_user, model, worker_id, school_id),
+                       page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"],
+                       error_out=False)
+    preload_data_keys({i.case.data_key_id for i in page.items})
+    schools = db.session.scalars(select(School).where(School.id.in_(school_ids(current_user)))
+                                 .order_by(School.name)).all()
+    from .. import clock
+    return render("casework/review.html", "casework/_queue.html", tab=tab, page=page,
+                  counts=services.queue_counts(current_user), people=people, schools=schools,
+                  worker_id=worker_id, school_id=school_id, now=clock.now(),
+                  form=lambda item: ReviewForm(formdata=None, prefix="", version=item.version_id))

@@ -1,0 +1,100 @@
+"""The case work cycle's records: service records and case plans, and the review thread (批阅/批复)
+that every reviewable record shares."""
+from datetime import date, datetime
+
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .. import clock
+from ..crypto import encrypted
+from ..extensions import db
+from .cases import Case
+from .people import User
+
+SERVICE_KINDS = ("individual", "group", "family", "classroom", "consultation", "phone")
+# submitted -> accepted | returned; returned -> (revised) submitted
+RECORD_STATES = ("submitted", "returned", "accepted")
+PLAN_STATES = ("submitted", "returned", "approved", "superseded")
+
+
+class ServiceRecord(db.Model):
+    """One session or action with or for the student, reviewed by the author's supervision line."""
+    __tablename__ = "service_records"
+    __table_args__ = (Index("ix_service_records_state", "status", "author_id", "submitted_at"),
+                      Index("ix_service_records_case", "case_id", "occurred_on"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    participants_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    summary_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    progress_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+
+    case: Mapped[Case] = relationship()
+    author: Mapped[User] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    participants = encrypted("participants_ct", key_owner=lambda self: self.case)
+    summary = encrypted("summary_ct", key_owner=lambda self: self.case)
+    progress = encrypted("progress_ct", key_owner=lambda self: self.case)
+
+
+class CasePlan(db.Model):
+    """Goals, interventions and a review date. Each change is a new version needing approval;
+    the latest approved version is the plan in force."""
+    __tablename__ = "case_plans"
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_case_plans_case_number"),
+                      Index("ix_case_plans_state", "status", "author_id", "submitted_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    review_on: Mapped[date] = mapped_column(Date)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    goals_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    interventions_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+
+    case: Mapped[Case] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    goals = encrypted("goals_ct", key_owner=lambda self: self.case)
+    interventions = encrypted("interventions_ct", key_owner=lambda self: self.case)
+
+
+class ReviewEntry(db.Model):
+    """One step in a record's review thread: submitted, returned with comments, revised, accepted.
+    A submission or revision keeps a snapshot of what was submitted, so nothing is overwritten."""
+    __tablename__ = "review_entries"
+    __table_args__ = (Index("ix_review_entries_subject", "subject_type", "subject_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    comment_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    snapshot_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    case: Mapped[Case] = relationship()
+    author: Mapped[User] = relationship()
+
+    comment = encrypted("comment_ct", key_owner=lambda self: self.case)
+    snapshot = encrypted("snapshot_ct", key_owner=lambda self: self.case)

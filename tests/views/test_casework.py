@@ -1,0 +1,182 @@
+from datetime import timedelta
+
+import pytest
+
+from portal import clock
+from portal.extensions import db
+from portal.models import AuditEvent, CasePlan, Notification, ReviewEntry, ServiceRecord, User
+
+TODAY = lambda: clock.now().date()  # noqa: E731
+
+
+def _record_form(**kw):
+    data = {"occurred_on": TODAY().isoformat(), "duration": "45", "kind": "individual",
+            "participants": "Student, class teacher", "summary": "Talked about the fight at lunch",
+            "progress": "Named two adults to go to"}
+    data.update(kw)
+    return data
+
+
+def _new_record(app, world, login, **kw):
+    resp = login(world.worker).post_form(f"/cases/{world.case_a.id}/records/new", _record_form(**kw))
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:500]
+    with app.app_context():
+        return db.session.query(ServiceRecord).order_by(ServiceRecord.id.desc()).first().id
+
+
+def _version(app, model, ident):
+    with app.app_context():
+        return db.session.get(model, ident).version_id
+
+
+def test_worker_writes_a_record_that_goes_to_review(app, world, login):
+    rid = _new_record(app, world, login)
+    page = login(world.worker).get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert "Awaiting review" in page and "Service record: Individual session, 45 minutes" in page
+    with app.app_context():
+        rec = db.session.get(ServiceRecord, rid)
+        assert b"fight at lunch" not in rec.summary_ct
+        assert [e.action for e in db.session.query(ReviewEntry)] == ["submitted"]
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"summary": ""}, "Summarise what was done"),
+    ({"duration": "0"}, "Between 1 and 600"),
+    ({"occurred_on": "2099-01-01"}, "in the future"),
+])
+def test_record_bad_input(world, login, override, message):
+    resp = login(world.worker).post_form(f"/cases/{world.case_a.id}/records/new", _record_form(**override))
+    assert resp.status_code == 422 and message in resp.get_data(as_text=True)
+
+
+def test_queue_shows_the_line_below_oldest_first(app, world, login):
+    first = _new_record(app, world, login, summary="first record")
+    second = _new_record(app, world, login, summary="second record")
+    html = login(world.assistant).get("/review").get_data(as_text=True)
+    assert html.index(f"review-records-{first}") < html.index(f"review-records-{second}")
+    assert "Service records awaiting review" in html
+    assert "first record" not in login(world.assistant_b).get("/review").get_data(as_text=True)
+    assert "first record" in login(world.mentor).get("/review").get_data(as_text=True), "a higher tier too"
+    assert login(world.worker).get("/review").status_code == 403
+
+
+def test_return_with_comments_then_revise_then_accept(app, world, login):
+    rid = _new_record(app, world, login)
+    sup = login(world.assistant)
+    resp = sup.post_form(f"/cases/{world.case_a.id}/records/{rid}/review",
+                         {"decision": "return", "comment": "", "version": _version(app, ServiceRecord, rid),
+                          "from": "queue"}, htmx=True)
+    assert resp.status_code == 422, "returning needs a comment"
+    resp = sup.post_form(f"/cases/{world.case_a.id}/records/{rid}/review",
+                         {"decision": "return", "comment": "Say what you agreed next.",
+                          "version": _version(app, ServiceRecord, rid), "from": "queue"}, htmx=True)
+    assert resp.status_code == 200 and "Returned for revision" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(Notification).filter_by(user_id=world.worker.id, kind="record_reviewed").count() == 1
+    w = login(world.worker)
+    page = w.get(f"/cases/{world.case_a.id}/records/{rid}").get_data(as_text=True)
+    assert "Say what you agreed next." in page and "Revise and resubmit" in page
+    resp = w.post_form(f"/cases/{world.case_a.id}/records/{rid}/revise",
+                       _record_form(summary="Talked about the fight; agreed to meet on Friday",
+                                    reply="Added the next step", version=_version(app, ServiceRecord, rid)))
+    assert resp.status_code == 303
+    resp = sup.post_form(f"/cases/{world.case_a.id}/records/{rid}/review",
+                         {"decision": "accept", "comment": "", "version": _version(app, ServiceRecord, rid)})
+    assert resp.status_code == 303
+    with app.app_context():
+        rec = db.session.get(ServiceRecord, rid)
+        assert rec.status == "accepted" and rec.revision == 2 and "Friday" in rec.summary
+        thread = [(e.action, e.author_id) for e in db.session.query(ReviewEntry).order_by(ReviewEntry.id)]
+        assert thread == [("submitted", world.worker.id), ("returned", world.assistant.id),
+                          ("revised", world.worker.id), ("accepted", world.assistant.id)]
+        first = db.session.query(ReviewEntry).order_by(ReviewEntry.id).first()
+        assert "fight at lunch" in first.snapshot, "the original text survives in the thread"
+        assert db.session.query(AuditEvent).filter_by(action="record.accepted").count() == 1
+
+
+def test_nobody_reviews_their_own_record_or_outside_their_line(app, world, login, make):
+    rid_by_assistant = None
+    with app.app_context():
+        from portal.casework import services as work
+        from portal.models import Case
+        with app.test_request_context():
+            rid_by_assistant = work.add_service_record(
+                db.session.get(User, world.assistant.id), db.session.get(Case, world.case_a.id),
+                occurred_on=TODAY(), duration=20, kind="phone", participants="", summary="call", progress="").id
+        db.session.commit()
+    v = _version(app, ServiceRecord, rid_by_assistant)
+    own = login(world.assistant).post_form(f"/cases/{world.case_a.id}/records/{rid_by_assistant}/review",
+                                           {"decision": "accept", "version": v})
+    assert own.status_code == 403
+    assert login(world.practice).post_form(f"/cases/{world.case_a.id}/records/{rid_by_assistant}/review",
+                                           {"decision": "accept", "version": v}).status_code == 303
+    rid = _new_record(app, world, login)
+    assert login(world.assistant_b).post_form(f"/cases/{world.case_a.id}/records/{rid}/review",
+                                              {"decision": "accept"}).status_code == 403
+
+
+def test_two_supervisors_at_once(app, world, login):
+    rid = _new_record(app, world, login)
+    v = _version(app, ServiceRecord, rid)
+    a = login(world.assistant).post_form(f"/cases/{world.case_a.id}/records/{rid}/review",
+                                         {"decision": "accept", "version": v})
+    b = login(world.practice).post_form(f"/cases/{world.case_a.id}/records/{rid}/review",
+                                        {"decision": "return", "comment": "no", "version": v})
+    assert a.status_code == 303 and b.status_code == 409
+    assert "already handled" in b.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(ServiceRecord, rid).status == "accepted"
+        assert db.session.query(ReviewEntry).filter(ReviewEntry.action.in_(["accepted", "returned"])).count() == 1
+
+
+def _plan_form(**kw):
+    data = {"goals-0-goal": "Come to school every day", "goals-0-target": (TODAY() + timedelta(days=60)).isoformat(),
+            "goals-0-measure": "Attendance register", "interventions-0-what": "Weekly check-in",
+            "interventions-0-who": "Social worker", "interventions-0-how_often": "Weekly",
+            "review_on": (TODAY() + timedelta(days=30)).isoformat()}
+    data.update(kw)
+    return data
+
+
+def test_plan_needs_approval_and_versions(app, world, login):
+    w = login(world.worker)
+    resp = w.post_form(f"/cases/{world.case_a.id}/plans/new", _plan_form(**{"goals-0-measure": ""}))
+    assert resp.status_code == 422 and "a way to know it was met" in resp.get_data(as_text=True)
+    assert w.post_form(f"/cases/{world.case_a.id}/plans/new", _plan_form()).status_code == 303
+    again = w.post_form(f"/cases/{world.case_a.id}/plans/new", _plan_form())
+    assert again.status_code == 422 and "already waiting for approval" in again.get_data(as_text=True)
+    with app.app_context():
+        plan = db.session.query(CasePlan).one()
+    assert w.post_form(f"/cases/{world.case_a.id}/plans/{plan.id}/decide",
+                       {"decision": "approve", "version": plan.version_id}).status_code == 403, "not their own"
+    sup = login(world.supervisor)  # a higher tier may act too
+    assert sup.post_form(f"/cases/{world.case_a.id}/plans/{plan.id}/decide",
+                         {"decision": "approve", "version": plan.version_id}).status_code == 303
+    page = w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert "Come to school every day" in page and "Case plan version 1 approved" in page
+    # a change is a new version that needs approval again; the old one stays in force until then
+    assert w.post_form(f"/cases/{world.case_a.id}/plans/new",
+                       _plan_form(**{"goals-0-goal": "Join one club"})).status_code == 303
+    page = w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert "Come to school every day" in page and "Awaiting review" in page
+    with app.app_context():
+        v2 = db.session.query(CasePlan).filter_by(number=2).one()
+    login(world.assistant).post_form(f"/cases/{world.case_a.id}/plans/{v2.id}/decide",
+                                     {"decision": "approve", "version": v2.version_id})
+    with app.app_context():
+        assert [p.status for p in db.session.query(CasePlan).order_by(CasePlan.number)] == ["superseded", "approved"]
+
+
+def test_review_queue_query_count_is_constant(app, world, login, count_queries, make):
+    _new_record(app, world, login)
+    sup = login(world.mentor)
+    sup.get("/review")
+    with count_queries() as small:
+        sup.get("/review")
+    for i in range(6):
+        s = make.student(world.a, "Lu", f"R{i}")
+        case = make.case(s, world.worker)
+        login(world.worker).post_form(f"/cases/{case.id}/records/new", _record_form())
+    with count_queries() as large:
+        assert sup.get("/review").status_code == 200
+    assert len(large) == len(small), (len(small), len(large))
