@@ -223,18 +223,24 @@ def test_polling_does_not_keep_an_idle_session_alive(app, world, login):
 
 def test_throttle_shared_through_redis(world, make_app):
     """With REDIS_URL the limits hold across workers: two app instances share one count."""
+    import secrets
     redis = pytest.importorskip("redis")
     url = "redis://127.0.0.1:6379/15"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        client.ping()
     except redis.exceptions.ConnectionError:
+        client.close()
         pytest.skip("no Redis on 127.0.0.1:6379")
-    redis.Redis.from_url(url).flushdb()
+    prefix = "portal-test-" + secrets.token_hex(6)  # this run's keys only: runs may overlap
     try:
-        first = make_app(RATELIMIT_STORAGE_URI=url, LOGIN_LIMIT_PER_ACCOUNT="2 per 15 minutes")
-        second = make_app(RATELIMIT_STORAGE_URI=url, LOGIN_LIMIT_PER_ACCOUNT="2 per 15 minutes")
+        cfg = {"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": prefix,
+               "LOGIN_LIMIT_PER_ACCOUNT": "2 per 15 minutes"}
+        first, second = make_app(**cfg), make_app(**cfg)
         assert _login(first.test_client(), "worker", "bad").status_code == 422
         assert _login(second.test_client(), "worker", "bad").status_code == 422
         assert _login(first.test_client(), "worker").status_code == 429
     finally:
-        redis.Redis.from_url(url).flushdb()
+        for key in client.scan_iter(f"*{prefix}*"):
+            client.delete(key)
+        client.close()
