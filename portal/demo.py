@@ -178,6 +178,10 @@ def _casework(users, now):
                     elif k == 0:
                         clock.freeze(now - timedelta(days=7))
                         work.review_record(assistant, rec, "accept", "")
+            if len(cases) > 2:
+                clock.freeze(now - timedelta(days=2))
+                work.escalate(worker, cases[2], "The guardian refuses every contact and the student is "
+                                                "missing more school. I need advice on the next step.")
         finally:
             clock.freeze(None)
     db.session.flush()

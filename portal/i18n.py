@@ -59,6 +59,12 @@ LABELS = {
         "approved": _l("Approved"),
         "superseded": _l("Superseded"),
     },
+    "escalation_state": {
+        "open": _l("Waiting for an answer"),
+        "advised": _l("Advised"),
+        "taken_over": _l("Taken over"),
+        "forwarded": _l("Sent further up"),
+    },
     "review_action": {
         "submitted": _l("submitted"),
         "revised": _l("revised and resubmitted"),

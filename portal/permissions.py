@@ -152,6 +152,10 @@ RULES = {
     "plan.submit": lambda u, o: _casework(u) and o.worker_id in team_scope(u),
     "plan.decide": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
     "review.queue": lambda u, o: u.role in SUPERVISOR_ROLES,
+    # Escalation: the worker or their line sends a case up; the receiver (or anyone above them) answers.
+    "case.escalate": lambda u, o: _casework(u) and o.worker_id in team_scope(u) and o.is_open,
+    "escalation.respond": lambda u, o: u.role in SUPERVISOR_ROLES and (
+        o.to_user_id == u.id or o.to_user_id in line_below(u)),
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

@@ -105,6 +105,12 @@ def describe_notification(n) -> str:
             else _("Your case plan for %(case)s was %(status)s by %(by)s")
         return what % {"case": n.params.get("case", ""), "by": n.params.get("by", ""),
                        "status": str(label("review_action", n.params.get("status"))).lower()}
+    if n.kind == "case_escalated":
+        return _("Case %(case)s was escalated to you by %(by)s", case=n.params.get("case", ""),
+                 by=n.params.get("by", ""))
+    if n.kind == "escalation_answered":
+        return _("%(by)s answered your escalation of case %(case)s", case=n.params.get("case", ""),
+                 by=n.params.get("by", ""))
     if n.kind == "line_changed":
         return _("The supervision line changed: %(name)s (changed by %(by)s)",
                  name=n.params.get("name", ""), by=n.params.get("by", ""))

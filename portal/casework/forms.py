@@ -48,3 +48,14 @@ class PlanForm(FlaskForm):
     goals = FieldList(FormField(GoalForm), min_entries=3, max_entries=8)
     interventions = FieldList(FormField(InterventionForm), min_entries=3, max_entries=8)
     review_on = DateField(_l("Next review date"), validators=[InputRequired(message=_l("Choose a review date."))])
+
+
+class EscalateForm(FlaskForm):
+    reason = TextAreaField(_l("Why does this case need to go up the line?"), validators=[
+        InputRequired(message=_l("Give a reason.")), Length(max=4000)], render_kw={"rows": 3})
+
+
+class RespondForm(FlaskForm):
+    response = TextAreaField(_l("Your advice or reason"), validators=[Optional(), Length(max=4000)],
+                             render_kw={"rows": 3})
+    version = HiddenField()

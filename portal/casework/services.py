@@ -14,7 +14,7 @@ from ..alerts import services as alerts
 from ..cases import timeline
 from ..crypto import new_uid
 from ..extensions import db
-from ..models import Case, CasePlan, ReviewEntry, ServiceRecord, Student, User
+from ..models import Case, CasePlan, Escalation, ReviewEntry, ServiceRecord, Student, User
 from ..models.casework import SERVICE_KINDS
 from ..permissions import line_below
 from ..web import path_for
@@ -189,6 +189,80 @@ def plan_json(plan):
     return json.loads(plan.goals), json.loads(plan.interventions)
 
 
+# -- escalation (上转) ----------------------------------------------------------------------------------
+
+def open_escalation(case):
+    return db.session.scalar(select(Escalation).where(Escalation.case_id == case.id, Escalation.status == "open"))
+
+
+def escalate(actor, case, reason):
+    """Send the case to the next person up the sender's line."""
+    reason = _text(reason, "reason", limit=4000)
+    if actor.supervisor is None or not actor.supervisor.active:
+        raise WorkError(None, "no_one_above")
+    if open_escalation(case) is not None:
+        raise WorkError(None, "already_escalated")
+    return _send_up(actor, case, actor.supervisor, reason)
+
+
+def _send_up(actor, case, to_user, reason):
+    case.escalation_level = (case.escalation_level or 0) + 1
+    esc = Escalation(uid=new_uid(), case=case, from_user=actor, to_user=to_user, level=case.escalation_level,
+                     status="open", created_at=clock.now())
+    db.session.add(esc)
+    esc.reason = reason
+    db.session.flush()
+    timeline.add(case, "escalated", actor=actor, ref=esc,
+                 params={"to": to_user.display_name, "level": case.escalation_level}, detail=reason)
+    audit.record("case.escalated", case, actor=actor, details={"to": to_user.id, "level": case.escalation_level})
+    alerts.notify(to_user, "case_escalated", path_for("cases.show", case_id=case.id),
+                  params={"case": case.reference, "by": actor.display_name})
+    return esc
+
+
+def respond(actor, esc, action, response, *, version=None):
+    """advise (the case stays), take_over (the receiver becomes the assigned worker), forward."""
+    if esc.status != "open" or (version not in (None, "") and str(version) != str(esc.version_id)):
+        raise WorkError(None, "already_handled")
+    response = _text(response, "response", required=action != "take_over", limit=4000)
+    case = esc.case
+    if action == "advise":
+        esc.status = "advised"
+    elif action == "take_over":
+        from ..cases import services as case_services
+        if actor.id != case.worker_id:
+            former = case.worker
+            case_services.assign_worker(actor, case, actor)
+            try:  # the former worker stays on the team, for continuity with the student
+                case_services.add_member(actor, case, former)
+            except case_services.CaseError:
+                pass
+        esc.status = "taken_over"
+    elif action == "forward":
+        if actor.supervisor is None or not actor.supervisor.active:
+            raise WorkError(None, "no_one_above")
+        esc.status = "forwarded"
+    else:
+        raise WorkError("action", "invalid")
+    esc.responded_at = clock.now()
+    if response:
+        esc.response = response
+    timeline.add(case, "escalation_" + esc.status, actor=actor, ref=esc, detail=response or None,
+                 params={"name": actor.display_name, "level": esc.level})
+    audit.record("case.escalation_" + esc.status, case, actor=actor, details={"escalation": esc.id})
+    alerts.notify(esc.from_user, "escalation_answered", path_for("cases.show", case_id=case.id),
+                  params={"case": case.reference, "by": actor.display_name, "status": esc.status})
+    if action == "forward":
+        return _send_up(actor, case, actor.supervisor, response)
+    return esc
+
+
+def escalations_for(case):
+    return db.session.scalars(select(Escalation).where(Escalation.case_id == case.id)
+                              .options(joinedload(Escalation.from_user), joinedload(Escalation.to_user))
+                              .order_by(Escalation.created_at)).all()
+
+
 # -- the review queue ---------------------------------------------------------------------------------
 
 def queue_statement(user, model, worker_id=None, school_id=None):
@@ -203,13 +277,29 @@ def queue_statement(user, model, worker_id=None, school_id=None):
     return stmt.order_by(model.submitted_at, model.id)
 
 
+def escalation_queue_statement(user, worker_id=None, school_id=None):
+    """Open escalations addressed to the user or to anyone below them (a higher tier may act)."""
+    to = set(line_below(user)) | {user.id}
+    stmt = (select(Escalation).join(Case, Case.id == Escalation.case_id)
+            .where(Escalation.status == "open", Escalation.to_user_id.in_(to))
+            .options(joinedload(Escalation.from_user), joinedload(Escalation.to_user),
+                     joinedload(Escalation.case).joinedload(Case.student).joinedload(Student.school)))
+    if worker_id:
+        stmt = stmt.where(Escalation.from_user_id == worker_id)
+    if school_id:
+        stmt = stmt.where(Case.school_id == school_id)
+    return stmt.order_by(Escalation.created_at, Escalation.id)
+
+
 def queue_counts(user) -> dict:
     below = line_below(user)
     if not below:
-        return {"plans": 0, "records": 0}
+        return {"plans": 0, "records": 0, "escalations": 0}
     count = lambda m: db.session.scalar(select(func.count()).select_from(m).where(  # noqa: E731
         m.status == "submitted", m.author_id.in_(below)))
-    return {"plans": count(CasePlan), "records": count(ServiceRecord)}
+    escalations = db.session.scalar(select(func.count()).select_from(Escalation).where(
+        Escalation.status == "open", Escalation.to_user_id.in_(set(below) | {user.id})))
+    return {"plans": count(CasePlan), "records": count(ServiceRecord), "escalations": escalations}
 
 
 def line_people(user):
@@ -239,3 +329,23 @@ def _plan_decided(p):
     if p.get("status") == "approved":
         return _l("Case plan version %(n)s approved", n=p.get("number", ""))
     return _l("Case plan version %(n)s returned with comments", n=p.get("number", ""))
+
+
+@timeline.summary("escalated")
+def _escalated(p):
+    return _l("Case escalated to %(to)s (level %(level)s)", to=p.get("to", ""), level=p.get("level", ""))
+
+
+@timeline.summary("escalation_advised")
+def _esc_advised(p):
+    return _l("%(name)s advised on the escalated case", name=p.get("name", ""))
+
+
+@timeline.summary("escalation_taken_over")
+def _esc_taken(p):
+    return _l("%(name)s took the case over", name=p.get("name", ""))
+
+
+@timeline.summary("escalation_forwarded")
+def _esc_forwarded(p):
+    return _l("%(name)s sent the case further up", name=p.get("name", ""))

@@ -9,11 +9,11 @@ from ..cases.sections import section
 from ..cases.views import load_case
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..models import CasePlan, School, ServiceRecord
+from ..models import CasePlan, Escalation, School, ServiceRecord
 from ..permissions import can, require, school_ids
 from ..web import is_htmx, render, see_other, toast
 from . import bp, services
-from .forms import PlanForm, RecordForm, ReviewForm, ReviseForm
+from .forms import EscalateForm, PlanForm, RecordForm, RespondForm, ReviewForm, ReviseForm
 
 
 def _messages():
@@ -32,6 +32,9 @@ def _messages():
         "one_intervention": _("Write at least one intervention."),
         "past": _("Choose a date that is not in the past."),
         "plan_pending": _("A plan for this case is already waiting for approval."),
+        "no_one_above": _("There is nobody above you on the supervision line to send this case to."),
+        "already_escalated": _("This case is already waiting for an answer from higher up the line."),
+        "worker_not_eligible": _("You are not a case worker of this student's school, so you cannot take the case over."),
     }
 
 
@@ -69,6 +72,83 @@ def records_section(case, user, overrides):
                                  .options(joinedload(ServiceRecord.author))
                                  .order_by(ServiceRecord.occurred_on.desc(), ServiceRecord.id.desc()).limit(50)).all()
     return {"case": case, "records": records, "can_write": can(user, "record.create", case) and case.is_open}
+
+
+@section("escalations", "casework/_escalations_section.html", order=25)
+def escalations_section(case, user, overrides):
+    if not can(user, "case.view", case):
+        return None
+    history = services.escalations_for(case)
+    current = next((e for e in history if e.status == "open"), None)
+    return {"case": case, "history": history, "current": current,
+            "escalate_form": overrides.get("form") or (EscalateForm(formdata=None)
+                                                        if can(user, "case.escalate", case) and not current
+                                                        and user.supervisor_id else None),
+            "respond_form": RespondForm(formdata=None, version=current.version_id)
+            if current and can(user, "escalation.respond", current) else None}
+
+
+@bp.route("/cases/<int:case_id>/escalate", methods=["POST"])
+@login_required
+def escalate(case_id):
+    case = load_case(case_id)
+    require("case.escalate", case)
+    form = EscalateForm()
+    if form.validate_on_submit():
+        try:
+            services.escalate(current_user, case, form.reason.data)
+            db.session.commit()
+        except services.WorkError as exc:
+            message = _fail(form, exc)
+            if message:
+                flash(message, "error")
+                return see_other("cases.show", case_id=case.id)
+        else:
+            flash(_("The case was sent up the line to %(name)s.", name=current_user.supervisor.display_name),
+                  "success")
+            return see_other(f"/cases/{case.id}#escalations")
+    from ..cases.views import case_page
+    return case_page(case, status=422, section_overrides={"escalations": {"form": form}})
+
+
+@bp.route("/escalations/<int:escalation_id>/respond", methods=["POST"])
+@login_required
+def escalation_respond(escalation_id):
+    esc = db.session.get(Escalation, escalation_id)
+    if esc is None:
+        abort(404)
+    require("escalation.respond", esc)
+    form = RespondForm()
+    action = request.form.get("action")
+    error = None
+    if form.validate_on_submit():
+        from ..cases import services as case_services
+        try:
+            services.respond(current_user, esc, action, form.response.data, version=form.version.data)
+            db.session.commit()
+        except (services.WorkError, case_services.CaseError) as exc:
+            db.session.rollback()
+            error = _messages().get(exc.code) or _messages()["required"]
+            if exc.code == "required":
+                error = _("Write your advice, or why you send it further up.")
+        except StaleDataError:
+            db.session.rollback()
+            error = _messages()["already_handled"]
+        else:
+            done = {"advise": _("Advice sent."), "take_over": _("You now hold the case."),
+                    "forward": _("The case was sent further up the line.")}.get(action, "")
+            if is_htmx() and request.form.get("from") == "queue":
+                esc = db.session.get(Escalation, escalation_id)
+                return toast(render("casework/review.html", "casework/_queue_done.html", item=esc,
+                                    kind="escalation"), done)
+            flash(done, "success")
+            return see_other(f"/cases/{esc.case_id}#escalations")
+    if is_htmx() and request.form.get("from") == "queue":
+        esc = db.session.get(Escalation, escalation_id)
+        return toast(render("casework/review.html", "casework/_queue_done.html", status=422, item=esc,
+                            kind="escalation", error=error), error or "", "error")
+    flash(error or _messages()["required"], "error")
+    return see_other(f"/cases/{esc.case_id}#escalations")
 
 
 # -- service records --------------------------------------------------------------------------------
@@ -303,17 +383,20 @@ def plan_decide(case_id, plan_id):
 @login_required
 def review_queue():
     require("review.queue")
-    tab = request.args.get("tab") if request.args.get("tab") in ("records", "plans") else "records"
+    tab = request.args.get("tab") if request.args.get("tab") in ("records", "plans", "escalations") else "records"
     worker_id = request.args.get("worker", type=int)
     school_id = request.args.get("school", type=int)
-    model = ServiceRecord if tab == "records" else CasePlan
     people = services.line_people(current_user)
     if worker_id not in {p.id for p in people}:
         worker_id = None
     if school_id not in school_ids(current_user):
         school_id = None
-    page = db.paginate(services.queue_statement(current_user, model, worker_id, school_id),
-                       page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"],
+    if tab == "escalations":
+        stmt = services.escalation_queue_statement(current_user, worker_id, school_id)
+    else:
+        stmt = services.queue_statement(current_user, ServiceRecord if tab == "records" else CasePlan,
+                                        worker_id, school_id)
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"],
                        error_out=False)
     preload_data_keys({i.case.data_key_id for i in page.items})
     schools = db.session.scalars(select(School).where(School.id.in_(school_ids(current_user)))
@@ -322,4 +405,5 @@ def review_queue():
     return render("casework/review.html", "casework/_queue.html", tab=tab, page=page,
                   counts=services.queue_counts(current_user), people=people, schools=schools,
                   worker_id=worker_id, school_id=school_id, now=clock.now(),
-                  form=lambda item: ReviewForm(formdata=None, prefix="", version=item.version_id))
+                  form=lambda item: (RespondForm if tab == "escalations" else ReviewForm)(
+                      formdata=None, version=item.version_id))

@@ -98,3 +98,31 @@ class ReviewEntry(db.Model):
 
     comment = encrypted("comment_ct", key_owner=lambda self: self.case)
     snapshot = encrypted("snapshot_ct", key_owner=lambda self: self.case)
+
+
+class Escalation(db.Model):
+    """A difficult case sent up the supervision line (上转). The receiver advises, takes the case
+    over, or sends it further up (a new escalation one tier higher)."""
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_open", "status", "to_user_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    from_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    to_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, advised, taken_over, forwarded
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    response_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+
+    case: Mapped[Case] = relationship()
+    from_user: Mapped[User] = relationship(foreign_keys=[from_user_id])
+    to_user: Mapped[User] = relationship(foreign_keys=[to_user_id])
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    reason = encrypted("reason_ct", key_owner=lambda self: self.case)
+    response = encrypted("response_ct", key_owner=lambda self: self.case)

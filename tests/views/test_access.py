@@ -87,6 +87,9 @@ TABLE = {
     "casework.plan": ("GET", lambda w: f"/cases/{w.case_a.id}/plans/{w.plan_id}", expect(allow=TEAM_A)),
     "casework.plan_decide": ("POST", lambda w: f"/cases/{w.case_a.id}/plans/{w.plan_id}/decide",
                              expect(allow=LINE_ABOVE_A)),
+    "casework.escalate": ("POST", lambda w: f"/cases/{w.case_a.id}/escalate", expect(allow=TEAM_A)),
+    "casework.escalation_respond": ("POST", lambda w: f"/escalations/{w.escalation_id}/respond",
+                                    expect(allow=LINE_ABOVE_A)),
     "casework.review_queue": ("GET", lambda w: "/review",
                               expect(allow=("assistant", "practice", "supervisor", "mentor"))),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
@@ -137,6 +140,7 @@ def full_world(app, world):
                 worker, case, goals=[{"goal": "Attend every day", "target": clock.now().date(), "measure": "register"}],
                 interventions=[{"what": "Weekly check-in", "who": "worker", "how_often": "weekly"}],
                 review_on=clock.now().date()).id
+            world.escalation_id = work.escalate(worker, case, "Needs a more experienced eye").id
         db.session.commit()
     return world
 

@@ -180,3 +180,63 @@ def test_review_queue_query_count_is_constant(app, world, login, count_queries, 
     with count_queries() as large:
         assert sup.get("/review").status_code == 200
     assert len(large) == len(small), (len(small), len(large))
+
+
+def _escalate(client, world, reason="The family refuses every contact; I need advice."):
+    return client.post_form(f"/cases/{world.case_a.id}/escalate", {"reason": reason})
+
+
+def test_escalation_up_the_line_and_take_over(app, world, login):
+    from portal.models import Case, Escalation
+    w = login(world.worker)
+    assert _escalate(w, world, reason="").status_code == 422
+    assert _escalate(w, world).status_code == 303
+    again = _escalate(w, world)
+    assert again.status_code == 303 and "already waiting" in w.get(again.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        esc = db.session.query(Escalation).one()
+        assert esc.to_user_id == world.assistant.id and esc.level == 1
+        assert db.session.get(Case, world.case_a.id).escalation_level == 1
+    queue = login(world.assistant).get("/review?tab=escalations").get_data(as_text=True)
+    assert "The family refuses every contact" in queue and "Escalated cases" in queue
+    # the assistant sends it further up; the practice supervisor takes it over
+    resp = login(world.assistant).post_form(f"/escalations/{esc.id}/respond",
+                                            {"action": "forward", "response": "Beyond my experience",
+                                             "version": esc.version_id})
+    assert resp.status_code == 303
+    with app.app_context():
+        second = db.session.query(Escalation).filter_by(status="open").one()
+        assert second.to_user_id == world.practice.id and second.level == 2
+    resp = login(world.practice).post_form(f"/escalations/{second.id}/respond",
+                                           {"action": "take_over", "response": "", "from": "queue",
+                                            "version": second.version_id}, htmx=True)
+    assert resp.status_code == 200 and "Taken over" in resp.get_data(as_text=True)
+    with app.app_context():
+        case = db.session.get(Case, world.case_a.id)
+        assert case.worker_id == world.practice.id and case.escalation_level == 2
+        assert world.worker.id in {m.user_id for m in case.members}, "the former worker stays on the team"
+    page = login(world.worker).get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert "took the case over" in page and "Case escalated to" in page
+    with app.app_context():
+        assert db.session.query(Notification).filter_by(user_id=world.worker.id,
+                                                        kind="escalation_answered").count() == 1
+
+
+def test_advice_needs_words_and_only_the_line_answers(app, world, login):
+    from portal.models import Escalation
+    _escalate(login(world.worker), world)
+    with app.app_context():
+        esc = db.session.query(Escalation).one()
+    assert login(world.assistant_b).post_form(f"/escalations/{esc.id}/respond",
+                                              {"action": "advise", "response": "x"}).status_code == 403
+    resp = login(world.assistant).post_form(f"/escalations/{esc.id}/respond",
+                                            {"action": "advise", "response": "", "version": esc.version_id})
+    assert resp.status_code == 303
+    with app.app_context():
+        assert db.session.get(Escalation, esc.id).status == "open"
+    login(world.mentor).post_form(f"/escalations/{esc.id}/respond",  # a higher tier may answer too
+                                  {"action": "advise", "response": "Try a home visit with a colleague",
+                                   "version": esc.version_id})
+    with app.app_context():
+        assert db.session.get(Escalation, esc.id).status == "advised"
+    assert "Try a home visit" in login(world.worker).get(f"/cases/{world.case_a.id}").get_data(as_text=True)
