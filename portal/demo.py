@@ -53,7 +53,7 @@ PATHS = {
     "planning": ["assessment", "planning"],
     "active": ["assessment", "planning", "active"],
     "review": ["assessment", "planning", "active", "review"],
-    "closed": ["assessment", "planning", "active", "review", "closed"],
+    "closed": ["assessment", "planning", "active", "review"],  # then closed with approval, below
 }
 
 
@@ -126,6 +126,9 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
             for step, st in enumerate(PATHS[status]):
                 clock.freeze(start + timedelta(days=7 * (step + 1)))
                 case_services.change_status(worker, case, st)
+            if status == "closed":
+                clock.freeze(start + timedelta(days=7 * (len(PATHS[status]) + 1)))
+                case_services.close_case(worker, case, approved_by=worker.supervisor)
             if n % 5 == 2 and case.is_open:
                 clock.freeze(start + timedelta(days=3))
                 new = "high" if case.risk_level != "high" else "moderate"

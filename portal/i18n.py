@@ -59,6 +59,19 @@ LABELS = {
         "approved": _l("Approved"),
         "superseded": _l("Superseded"),
     },
+    "closure_reason": {
+        "goals_met": _l("Goals met"),
+        "no_longer_needed": _l("Support no longer needed"),
+        "referred_on": _l("Referred to another service"),
+        "moved_school": _l("Student left the school"),
+        "family_declined": _l("Family declined further work"),
+        "other": _l("Other"),
+    },
+    "goals_met": {
+        "all": _l("All goals met"),
+        "partly": _l("Some goals met"),
+        "none": _l("Goals not met"),
+    },
     "escalation_state": {
         "open": _l("Waiting for an answer"),
         "advised": _l("Advised"),

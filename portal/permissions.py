@@ -152,6 +152,9 @@ RULES = {
     "plan.submit": lambda u, o: _casework(u) and o.worker_id in team_scope(u),
     "plan.decide": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
     "review.queue": lambda u, o: u.role in SUPERVISOR_ROLES,
+    "case.request_closure": lambda u, o: _casework(u) and o.worker_id in team_scope(u) and o.is_open,
+    "closure.decide": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
+    "case.reopen": lambda u, o: _casework(u) and o.worker_id in team_scope(u) and not o.is_open,
     # Escalation: the worker or their line sends a case up; the receiver (or anyone above them) answers.
     "case.escalate": lambda u, o: _casework(u) and o.worker_id in team_scope(u) and o.is_open,
     "escalation.respond": lambda u, o: u.role in SUPERVISOR_ROLES and (

@@ -194,10 +194,12 @@ class Factory:
             case = services.open_case(actor, s.get(Student, student.id), worker=actor, risk_level=risk)
             for m in members:
                 services.add_member(actor, case, s.get(User, m.id))
-            path = ["assessment", "planning", "active", "review", "closed"]
+            path = ["assessment", "planning", "active", "review"]
             if status and status != "intake":
-                for st in path[:path.index(status) + 1]:
+                for st in path[:path.index(status) + 1] if status != "closed" else path:
                     services.change_status(actor, case, st)
+            if status == "closed":
+                services.close_case(actor, case)
             s.flush()
             return self._detach(s.get(Case, case.id))
 

@@ -99,10 +99,11 @@ def describe_notification(n) -> str:
         status = {"received": _("received"), "handling": _("being handled"), "closed": _("closed")}
         return _("Your concern report %(ref)s is now %(status)s",
                  ref=n.params.get("ref", ""), status=status.get(n.params.get("status"), ""))
-    if n.kind in ("record_reviewed", "plan_decided"):
+    if n.kind in ("record_reviewed", "plan_decided", "closure_decided"):
         from ..i18n import label
-        what = _("Your service record on %(case)s was %(status)s by %(by)s") if n.kind == "record_reviewed" \
-            else _("Your case plan for %(case)s was %(status)s by %(by)s")
+        what = {"record_reviewed": _("Your service record on %(case)s was %(status)s by %(by)s"),
+                "plan_decided": _("Your case plan for %(case)s was %(status)s by %(by)s"),
+                "closure_decided": _("Your request to close %(case)s was %(status)s by %(by)s")}[n.kind]
         return what % {"case": n.params.get("case", ""), "by": n.params.get("by", ""),
                        "status": str(label("review_action", n.params.get("status"))).lower()}
     if n.kind == "case_escalated":

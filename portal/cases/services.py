@@ -12,14 +12,14 @@ from ..models.cases import CASE_STATUSES, RISK_LEVELS
 from ..models.people import CASEWORK_ROLES
 from . import timeline
 
-# Forward through the cycle, one step back for rework; closing and reopening are the review
-# feature's (they need approval), except that review may close in this first cut.
+# Forward through the cycle, one step back for rework. Closing needs a supervisor's approval
+# (casework.services.request_closure); reopening needs a reason (reopen_case).
 TRANSITIONS = {
-    "intake": ("assessment", "closed"),
+    "intake": ("assessment",),
     "assessment": ("planning", "intake"),
     "planning": ("active", "assessment"),
     "active": ("review", "planning"),
-    "review": ("active", "closed"),
+    "review": ("active",),
     "closed": (),
 }
 
@@ -78,10 +78,31 @@ def change_status(actor, case, new_status, *, version=None):
     if new_status not in CASE_STATUSES or new_status not in TRANSITIONS[case.status]:
         raise CaseError("status", "illegal_transition")
     old, case.status = case.status, new_status
-    if new_status == "closed":
-        case.closed_at = clock.now()
     timeline.add(case, "status_changed", actor=actor, params={"old": old, "new": new_status})
     audit.record("case.status_changed", case, actor=actor, details={"old": old, "new": new_status})
+
+
+def close_case(actor, case, *, approved_by=None):
+    """Close an open case. Called when a supervisor approves a closure request (and by fixtures)."""
+    if not case.is_open:
+        raise CaseError("status", "illegal_transition")
+    old, case.status, case.closed_at = case.status, "closed", clock.now()
+    timeline.add(case, "status_changed", actor=approved_by or actor, params={"old": old, "new": "closed"})
+    audit.record("case.closed", case, actor=approved_by or actor, details={"old": old})
+
+
+def reopen_case(actor, case, reason, *, version=None):
+    check_version(case, version)
+    if case.is_open:
+        raise CaseError("status", "illegal_transition")
+    if not (reason or "").strip():
+        raise CaseError("reason", "required")
+    existing = db.session.scalar(select(Case.id).where(Case.student_id == case.student_id, Case.status != "closed"))
+    if existing:
+        raise CaseError(None, "already_open")
+    case.status, case.closed_at = "active", None
+    timeline.add(case, "case_reopened", actor=actor, detail=reason.strip()[:2000])
+    audit.record("case.reopened", case, actor=actor)
 
 
 def change_risk(actor, case, level, reason, *, version=None):

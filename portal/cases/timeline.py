@@ -62,6 +62,11 @@ def _status(p):
               old=label("case_status", p.get("old")), new=label("case_status", p.get("new")))
 
 
+@summary("case_reopened")
+def _reopened(p):
+    return _l("Case reopened")
+
+
 @summary("risk_changed")
 def _risk(p):
     return _l("Risk level changed from %(old)s to %(new)s",

@@ -59,3 +59,20 @@ class RespondForm(FlaskForm):
     response = TextAreaField(_l("Your advice or reason"), validators=[Optional(), Length(max=4000)],
                              render_kw={"rows": 3})
     version = HiddenField()
+
+
+class ClosureForm(FlaskForm):
+    reason = SelectField(_l("Reason for closing"),
+                         choices=choices((r, LABELS["closure_reason"][r]) for r in
+                                         ("goals_met", "no_longer_needed", "referred_on", "moved_school",
+                                          "family_declined", "other")))
+    goals_met = SelectField(_l("Were the goals met?"),
+                            choices=choices((g, LABELS["goals_met"][g]) for g in ("all", "partly", "none")))
+    summary = TextAreaField(_l("Closing summary"), validators=[
+        InputRequired(message=_l("Write the closing summary.")), Length(max=10000)], render_kw={"rows": 4})
+
+
+class ReopenForm(FlaskForm):
+    reason = TextAreaField(_l("Why reopen the case?"), validators=[
+        InputRequired(message=_l("Give a reason.")), Length(max=2000)], render_kw={"rows": 2})
+    version = HiddenField()

@@ -14,8 +14,8 @@ from ..alerts import services as alerts
 from ..cases import timeline
 from ..crypto import new_uid
 from ..extensions import db
-from ..models import Case, CasePlan, Escalation, ReviewEntry, ServiceRecord, Student, User
-from ..models.casework import SERVICE_KINDS
+from ..models import Case, CasePlan, Closure, Escalation, ReviewEntry, ServiceRecord, Student, User
+from ..models.casework import CLOSURE_REASONS, GOALS_MET, SERVICE_KINDS
 from ..permissions import line_below
 from ..web import path_for
 
@@ -189,6 +189,53 @@ def plan_json(plan):
     return json.loads(plan.goals), json.loads(plan.interventions)
 
 
+# -- closure ------------------------------------------------------------------------------------------
+
+def pending_closure(case):
+    return db.session.scalar(select(Closure).where(Closure.case_id == case.id, Closure.status == "submitted"))
+
+
+def request_closure(actor, case, *, reason, goals_met, summary):
+    if not case.is_open:
+        raise WorkError(None, "already_handled")
+    if pending_closure(case) is not None:
+        raise WorkError(None, "closure_pending")
+    if reason not in CLOSURE_REASONS:
+        raise WorkError("reason", "invalid")
+    if goals_met not in GOALS_MET:
+        raise WorkError("goals_met", "invalid")
+    closure = Closure(uid=new_uid(), case=case, author=actor, reason=reason, goals_met=goals_met,
+                      status="submitted", submitted_at=clock.now())
+    db.session.add(closure)
+    closure.summary = _text(summary, "summary")
+    db.session.flush()
+    _entry(actor, case, closure, "submitted")
+    timeline.add(case, "closure_requested", actor=actor, ref=closure, params={"reason": reason})
+    audit.record("closure.submitted", closure, actor=actor, details={"case_id": case.id})
+    return closure
+
+
+def decide_closure(actor, closure, decision, comment, *, version=None):
+    _check(closure, "submitted", version)
+    if closure.author_id == actor.id:
+        raise WorkError(None, "own_record")
+    if decision == "return":
+        comment = _text(comment, "comment", limit=4000)
+        closure.status = "returned"
+        timeline.add(closure.case, "closure_returned", actor=actor, ref=closure)
+    elif decision == "approve":
+        comment = _text(comment, "comment", required=False, limit=4000)
+        closure.status = "approved"
+        from ..cases import services as case_services
+        case_services.close_case(closure.author, closure.case, approved_by=actor)
+    else:
+        raise WorkError("decision", "invalid")
+    _entry(actor, closure.case, closure, "approved" if decision == "approve" else "returned", comment=comment or None)
+    audit.record(f"closure.{closure.status}", closure, actor=actor)
+    alerts.notify(closure.author, "closure_decided", path_for("cases.show", case_id=closure.case_id),
+                  params={"status": closure.status, "by": actor.display_name, "case": closure.case.reference})
+
+
 # -- escalation (上转) ----------------------------------------------------------------------------------
 
 def open_escalation(case):
@@ -294,12 +341,13 @@ def escalation_queue_statement(user, worker_id=None, school_id=None):
 def queue_counts(user) -> dict:
     below = line_below(user)
     if not below:
-        return {"plans": 0, "records": 0, "escalations": 0}
+        return {"plans": 0, "records": 0, "closures": 0, "escalations": 0}
     count = lambda m: db.session.scalar(select(func.count()).select_from(m).where(  # noqa: E731
         m.status == "submitted", m.author_id.in_(below)))
     escalations = db.session.scalar(select(func.count()).select_from(Escalation).where(
         Escalation.status == "open", Escalation.to_user_id.in_(set(below) | {user.id})))
-    return {"plans": count(CasePlan), "records": count(ServiceRecord), "escalations": escalations}
+    return {"plans": count(CasePlan), "records": count(ServiceRecord), "closures": count(Closure),
+            "escalations": escalations}
 
 
 def line_people(user):
@@ -349,3 +397,13 @@ def _esc_taken(p):
 @timeline.summary("escalation_forwarded")
 def _esc_forwarded(p):
     return _l("%(name)s sent the case further up", name=p.get("name", ""))
+
+
+@timeline.summary("closure_requested")
+def _closure_requested(p):
+    return _l("Closure requested: %(reason)s", reason=label("closure_reason", p.get("reason")))
+
+
+@timeline.summary("closure_returned")
+def _closure_returned(p):
+    return _l("Closure returned with comments")

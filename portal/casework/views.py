@@ -9,11 +9,11 @@ from ..cases.sections import section
 from ..cases.views import load_case
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..models import CasePlan, Escalation, School, ServiceRecord
+from ..models import CasePlan, Closure, Escalation, School, ServiceRecord
 from ..permissions import can, require, school_ids
 from ..web import is_htmx, render, see_other, toast
 from . import bp, services
-from .forms import EscalateForm, PlanForm, RecordForm, RespondForm, ReviewForm, ReviseForm
+from .forms import ClosureForm, EscalateForm, PlanForm, RecordForm, ReopenForm, RespondForm, ReviewForm, ReviseForm
 
 
 def _messages():
@@ -32,6 +32,9 @@ def _messages():
         "one_intervention": _("Write at least one intervention."),
         "past": _("Choose a date that is not in the past."),
         "plan_pending": _("A plan for this case is already waiting for approval."),
+        "closure_pending": _("A closure request for this case is already waiting for approval."),
+        "already_open": _("This student already has another open case."),
+        "illegal_transition": _("That is not possible in the case's current state."),
         "no_one_above": _("There is nobody above you on the supervision line to send this case to."),
         "already_escalated": _("This case is already waiting for an answer from higher up the line."),
         "worker_not_eligible": _("You are not a case worker of this student's school, so you cannot take the case over."),
@@ -86,6 +89,106 @@ def escalations_section(case, user, overrides):
                                                         and user.supervisor_id else None),
             "respond_form": RespondForm(formdata=None, version=current.version_id)
             if current and can(user, "escalation.respond", current) else None}
+
+
+@section("closure", "casework/_closure_section.html", order=27)
+def closure_section(case, user, overrides):
+    if not can(user, "case.view", case):
+        return None
+    pending = services.pending_closure(case) if case.is_open else None
+    ctx = {"case": case, "pending": pending, "thread": services.thread(pending) if pending else [],
+           "request_form": None, "decide_form": None, "reopen_form": None}
+    if case.is_open and not pending and can(user, "case.request_closure", case):
+        ctx["request_form"] = overrides.get("form") or ClosureForm(formdata=None)
+    if pending and can(user, "closure.decide", pending):
+        ctx["decide_form"] = ReviewForm(formdata=None, version=pending.version_id)
+    if not case.is_open and can(user, "case.reopen", case):
+        ctx["reopen_form"] = overrides.get("reopen") or ReopenForm(formdata=None, version=case.version_id)
+    if not ctx["request_form"] and not pending and not ctx["reopen_form"]:
+        return None
+    return ctx
+
+
+@bp.route("/cases/<int:case_id>/closure", methods=["POST"])
+@login_required
+def closure_request(case_id):
+    case = load_case(case_id)
+    require("case.request_closure", case)
+    form = ClosureForm()
+    if form.validate_on_submit():
+        try:
+            services.request_closure(current_user, case, reason=form.reason.data, goals_met=form.goals_met.data,
+                                     summary=form.summary.data)
+            db.session.commit()
+        except services.WorkError as exc:
+            message = _fail(form, exc)
+            if message:
+                flash(message, "error")
+                return see_other("cases.show", case_id=case.id)
+        else:
+            flash(_("Closure sent to your supervisor for approval."), "success")
+            return see_other(f"/cases/{case.id}#closure")
+    from ..cases.views import case_page
+    return case_page(case, status=422, section_overrides={"closure": {"form": form}})
+
+
+@bp.route("/closures/<int:closure_id>/decide", methods=["POST"])
+@login_required
+def closure_decide(closure_id):
+    closure = db.session.get(Closure, closure_id)
+    if closure is None:
+        abort(404)
+    require("closure.decide", closure)
+    form = ReviewForm()
+    decision = request.form.get("decision")
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.decide_closure(current_user, closure, decision, form.comment.data, version=form.version.data)
+            db.session.commit()
+        except services.WorkError as exc:
+            db.session.rollback()
+            error = _messages().get(exc.code)
+            if exc.field == "comment":
+                error = _("Write a comment when you return a closure.")
+        except StaleDataError:
+            db.session.rollback()
+            error = _messages()["already_handled"]
+        else:
+            done = _("Case closed.") if decision == "approve" else _("Closure returned with your comments.")
+            if is_htmx() and request.form.get("from") == "queue":
+                return toast(render("casework/review.html", "casework/_queue_done.html",
+                                    item=db.session.get(Closure, closure_id), kind="closure"), done)
+            flash(done, "success")
+            return see_other(f"/cases/{closure.case_id}#closure")
+    if is_htmx() and request.form.get("from") == "queue":
+        message = error or _messages()["required"]
+        return toast(render("casework/review.html", "casework/_queue_done.html", status=422,
+                            item=db.session.get(Closure, closure_id), kind="closure", error=message),
+                     message, "error")
+    flash(error or _messages()["required"], "error")
+    return see_other(f"/cases/{closure.case_id}#closure")
+
+
+@bp.route("/cases/<int:case_id>/reopen", methods=["POST"])
+@login_required
+def reopen(case_id):
+    from ..cases import services as case_services
+    case = load_case(case_id)
+    require("case.reopen", case)
+    form = ReopenForm()
+    if form.validate_on_submit():
+        try:
+            case_services.reopen_case(current_user, case, form.reason.data, version=form.version.data)
+            db.session.commit()
+        except case_services.CaseError as exc:
+            db.session.rollback()
+            flash(_messages().get(exc.code) or _messages()["already_handled"], "error")
+            return see_other("cases.show", case_id=case.id)
+        flash(_("Case reopened."), "success")
+        return see_other("cases.show", case_id=case.id)
+    from ..cases.views import case_page
+    return case_page(case, status=422, section_overrides={"closure": {"reopen": form}})
 
 
 @bp.route("/cases/<int:case_id>/escalate", methods=["POST"])
@@ -383,7 +486,8 @@ def plan_decide(case_id, plan_id):
 @login_required
 def review_queue():
     require("review.queue")
-    tab = request.args.get("tab") if request.args.get("tab") in ("records", "plans", "escalations") else "records"
+    tab = request.args.get("tab") if request.args.get("tab") in ("records", "plans", "closures", "escalations") \
+        else "records"
     worker_id = request.args.get("worker", type=int)
     school_id = request.args.get("school", type=int)
     people = services.line_people(current_user)
@@ -394,8 +498,8 @@ def review_queue():
     if tab == "escalations":
         stmt = services.escalation_queue_statement(current_user, worker_id, school_id)
     else:
-        stmt = services.queue_statement(current_user, ServiceRecord if tab == "records" else CasePlan,
-                                        worker_id, school_id)
+        model = {"records": ServiceRecord, "plans": CasePlan, "closures": Closure}[tab]
+        stmt = services.queue_statement(current_user, model, worker_id, school_id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"],
                        error_out=False)
     preload_data_keys({i.case.data_key_id for i in page.items})

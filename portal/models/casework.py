@@ -126,3 +126,30 @@ class Escalation(db.Model):
 
     reason = encrypted("reason_ct", key_owner=lambda self: self.case)
     response = encrypted("response_ct", key_owner=lambda self: self.case)
+
+
+CLOSURE_REASONS = ("goals_met", "no_longer_needed", "referred_on", "moved_school", "family_declined", "other")
+GOALS_MET = ("all", "partly", "none")
+
+
+class Closure(db.Model):
+    """A request to close a case: evaluation of the goals and a closing summary, approved up the line."""
+    __tablename__ = "closures"
+    __table_args__ = (Index("ix_closures_state", "status", "author_id", "submitted_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(30))
+    goals_met: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    summary_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+
+    case: Mapped[Case] = relationship()
+    author: Mapped[User] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    summary = encrypted("summary_ct", key_owner=lambda self: self.case)

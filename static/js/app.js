@@ -32,25 +32,6 @@
     showToast(lang.indexOf("zh") === 0 ? "无法连接服务器，请检查网络。" : "The portal could not be reached. Check your connection.", "error");
   });
 
-  // Closing a case asks first (the status form carries the question in data-confirm-closing).
-  function confirmClosing(form) {
-    var question = form && form.getAttribute("data-confirm-closing");
-    var select = form && form.querySelector("select");
-    return !question || !select || select.value !== "closed" || window.confirm(question);
-  }
-  document.addEventListener("htmx:confirm", function (evt) {
-    var form = evt.detail && evt.detail.elt && evt.detail.elt.closest("form[data-confirm-closing]");
-    if (!form) { return; }
-    evt.preventDefault();
-    if (confirmClosing(form)) { evt.detail.issueRequest(true); }
-  });
-  document.addEventListener("submit", function (evt) {  // the same without htmx
-    var form = evt.target;
-    if (form.matches && form.matches("form[data-confirm-closing]:not([hx-post])") && !confirmClosing(form)) {
-      evt.preventDefault();
-    }
-  });
-
   // "Hide screen": blank the page at once if a student walks up; the same button or Esc restores it.
   document.addEventListener("click", function (evt) {
     var btn = evt.target.closest && evt.target.closest("[data-hide-screen]");

@@ -46,11 +46,11 @@ def test_worker_must_belong_to_the_school(ctx, world):
 
 
 @pytest.mark.parametrize("path,ok", [
-    (["assessment", "planning", "active", "review", "closed"], True),
+    (["assessment", "planning", "active", "review", "active"], True),
     (["assessment", "intake"], True),
     (["active"], False),
-    (["closed"], True),
-    (["assessment", "closed"], False),
+    (["closed"], False),  # closing needs a supervisor's approval
+    (["assessment", "planning", "active", "review", "closed"], False),
     (["bogus"], False),
 ])
 def test_status_transitions(ctx, world, path, ok):
@@ -60,7 +60,6 @@ def test_status_transitions(ctx, world, path, ok):
         for st in path:
             services.change_status(worker, case, st)
         assert case.status == path[-1]
-        assert (case.closed_at is not None) == (path[-1] == "closed")
     else:
         with pytest.raises(services.CaseError):
             for st in path:
@@ -70,10 +69,17 @@ def test_status_transitions(ctx, world, path, ok):
 def test_closed_case_has_no_further_moves(ctx, world):
     case = _get(Case, world.case_a)
     worker = _get(User, world.worker)
-    services.change_status(worker, case, "closed")
+    services.close_case(worker, case)
+    assert case.closed_at is not None
     for st in ("intake", "active", "review"):
         with pytest.raises(services.CaseError):
             services.change_status(worker, case, st)
+    with pytest.raises(services.CaseError):
+        services.reopen_case(worker, case, " ")
+    services.reopen_case(worker, case, "New disclosure by the student")
+    assert case.status == "active" and case.closed_at is None
+    entry = db.session.query(TimelineEntry).filter_by(case_id=case.id, kind="case_reopened").one()
+    assert entry.detail == "New disclosure by the student"
 
 
 def test_risk_change_needs_a_reason_and_records_it_encrypted(ctx, world):

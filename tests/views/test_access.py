@@ -90,6 +90,11 @@ TABLE = {
     "casework.escalate": ("POST", lambda w: f"/cases/{w.case_a.id}/escalate", expect(allow=TEAM_A)),
     "casework.escalation_respond": ("POST", lambda w: f"/escalations/{w.escalation_id}/respond",
                                     expect(allow=LINE_ABOVE_A)),
+    "casework.closure_request": ("POST", lambda w: f"/cases/{w.case_a.id}/closure", expect(allow=TEAM_A)),
+    "casework.closure_decide": ("POST", lambda w: f"/closures/{w.closure_id}/decide", expect(allow=LINE_ABOVE_A)),
+    # case B is closed in the world: its worker and line may reopen it
+    "casework.reopen": ("POST", lambda w: f"/cases/{w.case_b.id}/reopen",
+                        expect(allow=("worker_b", "supervisor", "mentor"))),
     "casework.review_queue": ("GET", lambda w: "/review",
                               expect(allow=("assistant", "practice", "supervisor", "mentor"))),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
@@ -141,6 +146,11 @@ def full_world(app, world):
                 interventions=[{"what": "Weekly check-in", "who": "worker", "how_often": "weekly"}],
                 review_on=clock.now().date()).id
             world.escalation_id = work.escalate(worker, case, "Needs a more experienced eye").id
+            world.closure_id = work.request_closure(worker, case, reason="goals_met", goals_met="all",
+                                                    summary="Goals reached").id
+            from portal.cases import services as case_services
+            case_b = db.session.get(Case, world.case_b.id)
+            case_services.close_case(db.session.get(User, world.worker_b.id), case_b)
         db.session.commit()
     return world
 

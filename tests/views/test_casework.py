@@ -240,3 +240,37 @@ def test_advice_needs_words_and_only_the_line_answers(app, world, login):
     with app.app_context():
         assert db.session.get(Escalation, esc.id).status == "advised"
     assert "Try a home visit" in login(world.worker).get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+
+
+def test_closing_needs_approval_and_a_closed_case_can_reopen(app, world, login):
+    from portal.models import Case, Closure
+    w = login(world.worker)
+    page = w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert 'value="closed"' not in page, "no direct way to close"
+    resp = w.post_form(f"/cases/{world.case_a.id}/closure", {"reason": "goals_met", "goals_met": "all", "summary": ""})
+    assert resp.status_code == 422 and "Write the closing summary" in resp.get_data(as_text=True)
+    assert w.post_form(f"/cases/{world.case_a.id}/closure",
+                       {"reason": "goals_met", "goals_met": "partly",
+                        "summary": "Attends daily; still anxious before tests"}).status_code == 303
+    with app.app_context():
+        closure = db.session.query(Closure).one()
+        assert db.session.get(Case, world.case_a.id).status == "intake", "still open until approved"
+    assert w.post_form(f"/closures/{closure.id}/decide", {"decision": "approve"}).status_code == 403
+    queue = login(world.assistant).get("/review?tab=closures").get_data(as_text=True)
+    assert "still anxious before tests" in queue
+    resp = login(world.assistant).post_form(f"/closures/{closure.id}/decide",
+                                            {"decision": "approve", "version": closure.version_id,
+                                             "from": "queue"}, htmx=True)
+    assert resp.status_code == 200 and "Approved" in resp.get_data(as_text=True)
+    with app.app_context():
+        case = db.session.get(Case, world.case_a.id)
+        assert case.status == "closed" and case.closed_at is not None
+        assert db.session.query(Notification).filter_by(user_id=world.worker.id, kind="closure_decided").count() == 1
+    resp = w.post_form(f"/cases/{world.case_a.id}/reopen", {"reason": "", "version": 0})
+    assert resp.status_code == 422
+    with app.app_context():
+        v = db.session.get(Case, world.case_a.id).version_id
+    assert w.post_form(f"/cases/{world.case_a.id}/reopen",
+                       {"reason": "New disclosure this week", "version": v}).status_code == 303
+    page = w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert "Case reopened" in page and "New disclosure this week" in page

@@ -306,7 +306,7 @@ def test_reporter_sees_closed_when_the_case_closes(app, world, login):
     with app.app_context():
         from portal.cases import services as cs
         case = db.session.get(Case, world.case_a.id)
-        cs.change_status(db.session.get(User, world.worker.id), case, "closed")
+        cs.close_case(db.session.get(User, world.worker.id), case)
         db.session.commit()
     mine = login(world.teacher).get("/concerns/mine").get_data(as_text=True)
     assert ">Closed<" in mine
