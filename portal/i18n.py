@@ -59,6 +59,22 @@ LABELS = {
         "approved": _l("Approved"),
         "superseded": _l("Superseded"),
     },
+    "assessment_area": {
+        "family": _l("Family"),
+        "school": _l("School and learning"),
+        "peers": _l("Peers"),
+        "emotional": _l("Emotional wellbeing"),
+        "behaviour": _l("Behaviour"),
+        "health": _l("Health"),
+        "safety": _l("Safety"),
+        "strengths": _l("Strengths"),
+    },
+    "rating": {
+        1: _l("A strength"),
+        2: _l("No concern"),
+        3: _l("Some concern"),
+        4: _l("Serious concern"),
+    },
     "closure_reason": {
         "goals_met": _l("Goals met"),
         "no_longer_needed": _l("Support no longer needed"),

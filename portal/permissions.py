@@ -146,6 +146,7 @@ RULES = {
     "concern.read": lambda u, o: _can_read_concern(u, o),
     # The work cycle: the team writes records; the author's line above reviews them.
     "record.create": lambda u, o: _casework(u) and in_team(u, o),
+    "assessment.create": lambda u, o: _casework(u) and in_team(u, o) and o.is_open,
     "record.read": lambda u, o: _casework(u) and (in_team(u, o.case) or has_grant(u, o.case)),
     "record.review": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
     "record.revise": lambda u, o: o.author_id == u.id and in_team(u, o.case),

@@ -76,3 +76,24 @@ class ReopenForm(FlaskForm):
     reason = TextAreaField(_l("Why reopen the case?"), validators=[
         InputRequired(message=_l("Give a reason.")), Length(max=2000)], render_kw={"rows": 2})
     version = HiddenField()
+
+
+class AssessmentForm(FlaskForm):
+    assessed_on = DateField(_l("Date of the assessment"), validators=[InputRequired(message=_l("Give the date."))])
+    overall_risk = SelectField(_l("Overall risk level"),
+                               choices=choices((r, LABELS["risk"][r]) for r in ("low", "moderate", "high")))
+
+
+def assessment_form_class():
+    """One rating and one narrative per area, built from the list of areas."""
+    from ..models.casework import ASSESSMENT_AREAS
+
+    class _Form(AssessmentForm):
+        pass
+    for area in ASSESSMENT_AREAS:
+        setattr(_Form, f"rating_{area}", SelectField(
+            LABELS["assessment_area"][area], validators=[InputRequired(message=_l("Rate this area."))],
+            choices=choices([("", _l("Choose…"))] + [(str(v), LABELS["rating"][v]) for v in (1, 2, 3, 4)])))
+        setattr(_Form, f"narrative_{area}", TextAreaField(
+            _l("Notes"), validators=[Optional(), Length(max=4000)], render_kw={"rows": 2}))
+    return _Form

@@ -14,8 +14,8 @@ from ..alerts import services as alerts
 from ..cases import timeline
 from ..crypto import new_uid
 from ..extensions import db
-from ..models import Case, CasePlan, Closure, Escalation, ReviewEntry, ServiceRecord, Student, User
-from ..models.casework import CLOSURE_REASONS, GOALS_MET, SERVICE_KINDS
+from ..models import Assessment, Case, CasePlan, Closure, Escalation, ReviewEntry, ServiceRecord, Student, User
+from ..models.casework import ASSESSMENT_AREAS, CLOSURE_REASONS, GOALS_MET, RATINGS, SERVICE_KINDS
 from ..permissions import line_below
 from ..web import path_for
 
@@ -187,6 +187,45 @@ def decide_plan(actor, plan, decision, comment, *, version=None):
 
 def plan_json(plan):
     return json.loads(plan.goals), json.loads(plan.interventions)
+
+
+# -- assessment ------------------------------------------------------------------------------------
+
+def add_assessment(actor, case, *, assessed_on, overall_risk, ratings, narratives):
+    from ..cases import services as case_services
+    from ..models.cases import RISK_LEVELS
+    if assessed_on is None or assessed_on > clock.now().date():
+        raise WorkError("assessed_on", "future")
+    if overall_risk not in RISK_LEVELS:
+        raise WorkError("overall_risk", "invalid")
+    clean = {}
+    for area in ASSESSMENT_AREAS:
+        value = ratings.get(area)
+        if value in (None, ""):
+            raise WorkError(area, "rating_required")
+        if int(value) not in RATINGS:
+            raise WorkError(area, "invalid")
+        clean[area] = int(value)
+    texts = {a: _text(narratives.get(a), a, required=False, limit=4000) for a in ASSESSMENT_AREAS}
+    if not any(texts.values()):
+        raise WorkError("family", "one_narrative")
+    a = Assessment(uid=new_uid(), case=case, author=actor, assessed_on=assessed_on, overall_risk=overall_risk,
+                   ratings=clean, created_at=clock.now())
+    db.session.add(a)
+    a.narratives = json.dumps(texts, ensure_ascii=False)
+    db.session.flush()
+    timeline.add(case, "assessment_recorded", actor=actor, ref=a,
+                 occurred_at=datetime.combine(assessed_on, time(12)), params={"risk": overall_risk})
+    audit.record("assessment.recorded", a, actor=actor, details={"case_id": case.id})
+    if overall_risk != case.risk_level:  # the assessment's risk becomes the case's, with its reason
+        case_services.change_risk(actor, case, overall_risk, f"Assessment of {assessed_on.isoformat()}")
+    return a
+
+
+def latest_assessment(case):
+    return db.session.scalar(select(Assessment).where(Assessment.case_id == case.id)
+                             .options(joinedload(Assessment.author))
+                             .order_by(Assessment.assessed_on.desc(), Assessment.id.desc()).limit(1))
 
 
 # -- closure ------------------------------------------------------------------------------------------
@@ -407,3 +446,31 @@ def _closure_requested(p):
 @timeline.summary("closure_returned")
 def _closure_returned(p):
     return _l("Closure returned with comments")
+
+
+@timeline.summary("assessment_recorded")
+def _assessment(p):
+    return _l("Assessment recorded (overall risk: %(risk)s)", risk=label("risk", p.get("risk")))
+
+
+# -- my day ---------------------------------------------------------------------------------------------
+
+def my_day(user, horizon_days=7):
+    """What is due for a worker: plan reviews due or overdue, records and requests returned to them."""
+    today = clock.now().date()
+    plans_due = db.session.scalars(
+        select(CasePlan).join(Case, Case.id == CasePlan.case_id)
+        .where(CasePlan.status == "approved", Case.worker_id == user.id, Case.status != "closed",
+               CasePlan.review_on <= today + timedelta(days=horizon_days))
+        .options(joinedload(CasePlan.case).joinedload(Case.student)).order_by(CasePlan.review_on)).all()
+    returned = {}
+    for model in (ServiceRecord, CasePlan, Closure):
+        returned[model.__tablename__] = db.session.scalars(
+            select(model).where(model.author_id == user.id, model.status == "returned")
+            .options(joinedload(model.case).joinedload(Case.student)).order_by(model.submitted_at)).all()
+    no_plan = db.session.scalars(
+        select(Case).where(Case.worker_id == user.id, Case.status.in_(("planning", "active")),
+                           ~select(CasePlan.id).where(CasePlan.case_id == Case.id,
+                                                      CasePlan.status.in_(("approved", "submitted"))).exists())
+        .options(joinedload(Case.student)).order_by(Case.opened_at)).all()
+    return {"today": today, "plans_due": plans_due, "returned": returned, "no_plan": no_plan}

@@ -9,11 +9,12 @@ from ..cases.sections import section
 from ..cases.views import load_case
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..models import CasePlan, Closure, Escalation, School, ServiceRecord
+from ..models import Assessment, CasePlan, Closure, Escalation, School, ServiceRecord
+from ..models.casework import ASSESSMENT_AREAS
 from ..permissions import can, require, school_ids
 from ..web import is_htmx, render, see_other, toast
 from . import bp, services
-from .forms import ClosureForm, EscalateForm, PlanForm, RecordForm, ReopenForm, RespondForm, ReviewForm, ReviseForm
+from .forms import assessment_form_class, ClosureForm, EscalateForm, PlanForm, RecordForm, ReopenForm, RespondForm, ReviewForm, ReviseForm
 
 
 def _messages():
@@ -32,6 +33,8 @@ def _messages():
         "one_intervention": _("Write at least one intervention."),
         "past": _("Choose a date that is not in the past."),
         "plan_pending": _("A plan for this case is already waiting for approval."),
+        "rating_required": _("Rate this area."),
+        "one_narrative": _("Write a note for at least one area."),
         "closure_pending": _("A closure request for this case is already waiting for approval."),
         "already_open": _("This student already has another open case."),
         "illegal_transition": _("That is not possible in the case's current state."),
@@ -52,6 +55,68 @@ def _fail(form, exc):
 
 
 # -- case page sections -----------------------------------------------------------------------------
+
+AssessmentForm = assessment_form_class()
+
+
+@section("assessment", "casework/_assessment_section.html", order=2)
+def assessment_section(case, user, overrides):
+    if not can(user, "case.view", case):
+        return None
+    return {"case": case, "latest": services.latest_assessment(case), "areas": ASSESSMENT_AREAS,
+            "can_write": can(user, "assessment.create", case)}
+
+
+@bp.route("/cases/<int:case_id>/assessments/new", methods=["GET", "POST"])
+@login_required
+def assessment_new(case_id):
+    case = load_case(case_id)
+    require("assessment.create", case)
+    form = AssessmentForm()
+    error = None
+    if request.method == "GET":
+        from .. import clock
+        form.assessed_on.data, form.overall_risk.data = clock.now().date(), case.risk_level
+    elif form.validate_on_submit():
+        try:
+            a = services.add_assessment(
+                current_user, case, assessed_on=form.assessed_on.data, overall_risk=form.overall_risk.data,
+                ratings={area: getattr(form, f"rating_{area}").data for area in ASSESSMENT_AREAS},
+                narratives={area: getattr(form, f"narrative_{area}").data for area in ASSESSMENT_AREAS})
+        except services.WorkError as exc:
+            db.session.rollback()
+            field = getattr(form, f"narrative_{exc.field}", None) if exc.code == "one_narrative" else \
+                getattr(form, f"rating_{exc.field}", None) or getattr(form, exc.field or "", None)
+            message = _messages().get(exc.code, exc.code)
+            if field is not None:
+                field.errors = list(field.errors) + [message]
+            else:
+                error = message
+        else:
+            db.session.commit()
+            flash(_("Assessment saved."), "success")
+            return see_other("casework.assessment", case_id=case.id, assessment_id=a.id)
+    return render("casework/assessment_form.html", status=422 if (form.errors or error) else 200,
+                  case=case, form=form, areas=ASSESSMENT_AREAS, error=error)
+
+
+@bp.route("/cases/<int:case_id>/assessments/<int:assessment_id>")
+@login_required
+def assessment(case_id, assessment_id):
+    case = load_case(case_id)
+    require("case.view", case)
+    a = db.session.scalar(select(Assessment).where(Assessment.id == assessment_id, Assessment.case_id == case.id)
+                          .options(joinedload(Assessment.author)))
+    if a is None:
+        abort(404)
+    import json
+    from .. import audit
+    audit.record("assessment.read", case, details={"assessment": a.id})
+    resp = render("casework/assessment.html", case=case, assessment=a, areas=ASSESSMENT_AREAS,
+                  narratives=json.loads(a.narratives))
+    db.session.commit()
+    return resp
+
 
 @section("plan", "casework/_plan_section.html", order=3)
 def plan_section(case, user, overrides):
@@ -478,6 +543,18 @@ def plan_decide(case_id, plan_id):
         return toast(render("casework/review.html", "casework/_queue_done.html", status=status, item=p,
                             kind="plan", error=message), message, "error")
     return _plan_page(case, p, status=status, form=form, error=error)
+
+
+# -- my day -----------------------------------------------------------------------------------------------
+
+@bp.route("/my-day")
+@login_required
+def my_day():
+    require("case.list")
+    from ..concerns.services import new_concern_count
+    ctx = services.my_day(current_user)
+    return render("casework/my_day.html", **ctx, new_concerns=new_concern_count(current_user),
+                  queue=services.queue_counts(current_user) if can(current_user, "review.queue") else None)
 
 
 # -- the review queue --------------------------------------------------------------------------------------

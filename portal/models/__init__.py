@@ -1,7 +1,7 @@
 """All models, imported here so Alembic and the app see one metadata."""
 from .audit import AuditEvent, AuditHead
 from .cases import Case, CaseMember, TimelineEntry
-from .casework import CasePlan, Closure, Escalation, ReviewEntry, ServiceRecord
+from .casework import Assessment, CasePlan, Closure, Escalation, ReviewEntry, ServiceRecord
 from .alerts import Alert, AlertRecipient, Notification
 from .concerns import Concern
 from .keys import DataKey
@@ -10,7 +10,7 @@ from .people import LoginSession, School, User, user_schools
 from .students import Guardian, Student
 
 __all__ = [
-    "Alert", "AlertRecipient", "Concern", "Notification", "CasePlan", "Closure", "Escalation", "ReviewEntry", "ServiceRecord",
+    "Alert", "AlertRecipient", "Concern", "Notification", "Assessment", "CasePlan", "Closure", "Escalation", "ReviewEntry", "ServiceRecord",
     "AccessGrant", "Attachment", "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession", "Note", "NoteVersion",
     "School", "Student", "TimelineEntry", "User", "user_schools",
 ]

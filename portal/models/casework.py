@@ -2,7 +2,7 @@
 that every reviewable record shares."""
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import clock
@@ -153,3 +153,27 @@ class Closure(db.Model):
     __mapper_args__ = {"version_id_col": version_id}
 
     summary = encrypted("summary_ct", key_owner=lambda self: self.case)
+
+
+ASSESSMENT_AREAS = ("family", "school", "peers", "emotional", "behaviour", "health", "safety", "strengths")
+RATINGS = (1, 2, 3, 4)  # 1 a strength, 2 no concern, 3 some concern, 4 serious concern
+
+
+class Assessment(db.Model):
+    """A structured needs assessment; a case may be reassessed, the latest one leads."""
+    __tablename__ = "assessments"
+    __table_args__ = (Index("ix_assessments_case", "case_id", "assessed_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assessed_on: Mapped[date] = mapped_column(Date)
+    overall_risk: Mapped[str] = mapped_column(String(20))
+    ratings: Mapped[dict] = mapped_column(JSON, default=dict)  # area -> 1..4 (not confidential alone)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    narratives_ct: Mapped[bytes] = mapped_column(LargeBinary)  # JSON area -> text, encrypted
+
+    case: Mapped[Case] = relationship()
+    author: Mapped[User] = relationship()
+
+    narratives = encrypted("narratives_ct", key_owner=lambda self: self.case)

@@ -95,6 +95,10 @@ TABLE = {
     # case B is closed in the world: its worker and line may reopen it
     "casework.reopen": ("POST", lambda w: f"/cases/{w.case_b.id}/reopen",
                         expect(allow=("worker_b", "supervisor", "mentor"))),
+    "casework.assessment_new": ("GET", lambda w: f"/cases/{w.case_a.id}/assessments/new", expect(allow=TEAM_A)),
+    "casework.assessment": ("GET", lambda w: f"/cases/{w.case_a.id}/assessments/{w.assessment_id}",
+                            expect(allow=TEAM_A)),
+    "casework.my_day": ("GET", lambda w: "/my-day", expect(allow=CASEWORK)),
     "casework.review_queue": ("GET", lambda w: "/review",
                               expect(allow=("assistant", "practice", "supervisor", "mentor"))),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
@@ -109,7 +113,7 @@ TABLE = {
 }
 
 # POST variants of GET+POST routes are checked too: the policy must guard the write as well.
-POST_TOO = {"cases.open_case", "admin.user_new", "admin.user_edit", "admin.school_edit",
+POST_TOO = {"casework.assessment_new", "cases.open_case", "admin.user_new", "admin.user_edit", "admin.school_edit",
             "admin.students_import", "auth.password", "notes.amend", "notes.break_glass", "concerns.new",
             "casework.record_new", "casework.plan_new"}
 
@@ -146,6 +150,10 @@ def full_world(app, world):
                 interventions=[{"what": "Weekly check-in", "who": "worker", "how_often": "weekly"}],
                 review_on=clock.now().date()).id
             world.escalation_id = work.escalate(worker, case, "Needs a more experienced eye").id
+            world.assessment_id = work.add_assessment(
+                worker, case, assessed_on=clock.now().date(), overall_risk="low",
+                ratings={a: 2 for a in ("family", "school", "peers", "emotional", "behaviour", "health",
+                                        "safety", "strengths")}, narratives={"family": "Lives with mother"}).id
             world.closure_id = work.request_closure(worker, case, reason="goals_met", goals_met="all",
                                                     summary="Goals reached").id
             from portal.cases import services as case_services

@@ -274,3 +274,62 @@ def test_closing_needs_approval_and_a_closed_case_can_reopen(app, world, login):
                        {"reason": "New disclosure this week", "version": v}).status_code == 303
     page = w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
     assert "Case reopened" in page and "New disclosure this week" in page
+
+
+AREAS = ("family", "school", "peers", "emotional", "behaviour", "health", "safety", "strengths")
+
+
+def _assessment_form(**kw):
+    data = {"assessed_on": TODAY().isoformat(), "overall_risk": "moderate"}
+    data.update({f"rating_{a}": "2" for a in AREAS})
+    data.update({"rating_family": "4", "narrative_family": "Parents separating; father left in May",
+                 "rating_strengths": "1", "narrative_strengths": "Loves drawing; close to her aunt"})
+    data.update(kw)
+    return data
+
+
+def test_assessment_sets_the_risk_and_keeps_narratives_encrypted(app, world, login):
+    from portal.models import Assessment, Case
+    w = login(world.worker)
+    resp = w.post_form(f"/cases/{world.case_a.id}/assessments/new", _assessment_form(rating_peers=""))
+    assert resp.status_code == 422 and "Rate this area." in resp.get_data(as_text=True)
+    assert "Parents separating" in resp.get_data(as_text=True), "input kept"
+    resp = w.post_form(f"/cases/{world.case_a.id}/assessments/new", _assessment_form())
+    assert resp.status_code == 303
+    page = w.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Parents separating" in page and "Serious concern" in page
+    with app.app_context():
+        a = db.session.query(Assessment).one()
+        assert b"separating" not in a.narratives_ct and a.ratings["family"] == 4
+        assert db.session.get(Case, world.case_a.id).risk_level == "moderate", "the case takes the assessed risk"
+    case_page = w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert "Assessment recorded (overall risk: Moderate)" in case_page
+    assert login(world.teacher).get(resp.headers["Location"]).status_code == 403
+
+
+def test_my_day(app, world, login, count_queries, make):
+    from portal.casework import services as work
+    from portal.models import Case
+    w = login(world.worker)
+    rid = _new_record(app, world, login)
+    login(world.assistant).post_form(f"/cases/{world.case_a.id}/records/{rid}/review",
+                                     {"decision": "return", "comment": "More detail",
+                                      "version": _version(app, ServiceRecord, rid)})
+    with app.app_context(), app.test_request_context():
+        case = db.session.get(Case, world.case_a.id)
+        plan = work.submit_plan(db.session.get(User, world.worker.id), case, review_on=TODAY() + timedelta(days=3),
+                                goals=[{"goal": "g", "target": TODAY() + timedelta(days=9), "measure": "m"}],
+                                interventions=[{"what": "w", "who": "x", "how_often": "y"}])
+        work.decide_plan(db.session.get(User, world.assistant.id), plan, "approve", "")
+        db.session.commit()
+    html = w.get("/my-day").get_data(as_text=True)
+    assert "Service record of" in html and "due " in html and world.student_a.given_name in html
+    with count_queries() as small:
+        w.get("/my-day")
+    for i in range(5):
+        s = make.student(world.a, "Ma", f"D{i}")
+        c = make.case(s, world.worker, status="active")
+        login(world.worker).post_form(f"/cases/{c.id}/records/new", _record_form())
+    with count_queries() as large:
+        assert w.get("/my-day").status_code == 200
+    assert len(large) == len(small), (len(small), len(large))
