@@ -149,6 +149,9 @@ def submit_plan(actor, case, *, goals, interventions, review_on):
     if pending:
         raise WorkError(None, "plan_pending")
     goals, interventions = _plan_rows(goals, interventions, review_on)
+    for returned in db.session.scalars(select(CasePlan).where(CasePlan.case_id == case.id,
+                                                              CasePlan.status == "returned")):
+        returned.status = "superseded"  # answered by this new version
     number = (db.session.scalar(select(func.max(CasePlan.number)).where(CasePlan.case_id == case.id)) or 0) + 1
     plan = CasePlan(uid=new_uid(), case=case, number=number, author=actor, status="submitted",
                     submitted_at=clock.now(), review_on=review_on)
@@ -241,6 +244,9 @@ def request_closure(actor, case, *, reason, goals_met, summary):
         raise WorkError(None, "closure_pending")
     if reason not in CLOSURE_REASONS:
         raise WorkError("reason", "invalid")
+    for returned in db.session.scalars(select(Closure).where(Closure.case_id == case.id,
+                                                            Closure.status == "returned")):
+        returned.status = "superseded"
     if goals_met not in GOALS_MET:
         raise WorkError("goals_met", "invalid")
     closure = Closure(uid=new_uid(), case=case, author=actor, reason=reason, goals_met=goals_met,

@@ -14,7 +14,7 @@ from .people import User
 SERVICE_KINDS = ("individual", "group", "family", "classroom", "consultation", "phone")
 # submitted -> accepted | returned; returned -> (revised) submitted
 RECORD_STATES = ("submitted", "returned", "accepted")
-PLAN_STATES = ("submitted", "returned", "approved", "superseded")
+PLAN_STATES = ("submitted", "returned", "approved", "superseded")  # closures use the same states
 
 
 class ServiceRecord(db.Model):

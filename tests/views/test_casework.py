@@ -333,3 +333,27 @@ def test_my_day(app, world, login, count_queries, make):
     with count_queries() as large:
         assert w.get("/my-day").status_code == 200
     assert len(large) == len(small), (len(small), len(large))
+
+
+def test_a_returned_plan_or_closure_is_answered_by_the_next_one(app, world, login):
+    from portal.models import Closure
+    w = login(world.worker)
+    w.post_form(f"/cases/{world.case_a.id}/plans/new", _plan_form())
+    with app.app_context():
+        plan = db.session.query(CasePlan).one()
+    login(world.assistant).post_form(f"/cases/{world.case_a.id}/plans/{plan.id}/decide",
+                                     {"decision": "return", "comment": "Make the goal measurable",
+                                      "version": plan.version_id})
+    assert "Case plan, version 1" in w.get("/my-day").get_data(as_text=True)
+    w.post_form(f"/cases/{world.case_a.id}/plans/new", _plan_form(**{"goals-0-goal": "Better goal"}))
+    assert "Case plan, version 1" not in w.get("/my-day").get_data(as_text=True)
+    w.post_form(f"/cases/{world.case_a.id}/closure", {"reason": "other", "goals_met": "none", "summary": "s"})
+    with app.app_context():
+        closure = db.session.query(Closure).one()
+    login(world.assistant).post_form(f"/closures/{closure.id}/decide",
+                                     {"decision": "return", "comment": "Not yet", "version": closure.version_id})
+    assert "Closure request" in w.get("/my-day").get_data(as_text=True)
+    w.post_form(f"/cases/{world.case_a.id}/closure", {"reason": "other", "goals_met": "none", "summary": "s2"})
+    assert "Closure request" not in w.get("/my-day").get_data(as_text=True)
+    with app.app_context():
+        assert sorted(c.status for c in db.session.query(Closure)) == ["submitted", "superseded"]
