@@ -1,4 +1,4 @@
-from flask import abort, current_app, flash, request
+from flask import abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -204,35 +204,51 @@ def closure_decide(closure_id):
     if closure is None:
         abort(404)
     require("closure.decide", closure)
+    return _decide("closure", closure, lambda: db.session.get(Closure, closure_id), services.decide_closure,
+                   {"approve": _("Case closed."), "return": _("Closure returned with your comments.")},
+                   _("Write a comment when you return a closure."), f"/cases/{closure.case_id}#closure")
+
+
+def _decide(kind, item, reload, decide, done, missing_comment, back, page=None):
+    """Accept/approve or return a reviewable item: the same steps for records, plans and closures.
+
+    reload() fetches the item again after a rollback; `back` is where a plain form goes after a
+    decision; page(item, form, status, error) re-renders the item's own page with the form's errors
+    (without one, the error is flashed on `back`). From the queue, htmx gets the item's new line."""
     form = ReviewForm()
     decision = request.form.get("decision")
+    from_queue = request.form.get("from") == "queue"
     error = None
     if form.validate_on_submit():
         try:
-            services.decide_closure(current_user, closure, decision, form.comment.data, version=form.version.data)
+            decide(current_user, item, decision, form.comment.data, version=form.version.data)
             db.session.commit()
         except services.WorkError as exc:
             db.session.rollback()
-            error = _messages().get(exc.code)
-            if exc.field == "comment":
-                error = _("Write a comment when you return a closure.")
+            error = missing_comment if exc.field == "comment" else _messages().get(exc.code, exc.code)
         except StaleDataError:
             db.session.rollback()
             error = _messages()["already_handled"]
         else:
-            done = _("Case closed.") if decision == "approve" else _("Closure returned with your comments.")
-            if is_htmx() and request.form.get("from") == "queue":
-                return toast(render("casework/review.html", "casework/_queue_done.html",
-                                    item=db.session.get(Closure, closure_id), kind="closure"), done)
-            flash(done, "success")
-            return see_other(f"/cases/{closure.case_id}#closure")
-    if is_htmx() and request.form.get("from") == "queue":
-        message = error or _messages()["required"]
-        return toast(render("casework/review.html", "casework/_queue_done.html", status=422,
-                            item=db.session.get(Closure, closure_id), kind="closure", error=message),
-                     message, "error")
-    flash(error or _messages()["required"], "error")
-    return see_other(f"/cases/{closure.case_id}#closure")
+            message = done.get(decision, "")
+            if is_htmx() and from_queue:
+                return toast(render("casework/review.html", "casework/_queue_done.html", item=reload(),
+                                    kind=kind), message)
+            flash(message, "success")
+            return see_other("casework.review_queue" if from_queue else back)
+    error = error or missing_comment
+    status = 409 if error == _messages()["already_handled"] else 422
+    item = reload()
+    if is_htmx() and from_queue:
+        return toast(render("casework/review.html", "casework/_queue_done.html", status=status, item=item,
+                            kind=kind, error=error), error, "error")
+    if page is None:
+        flash(error, "error")
+        return see_other(back)
+    if error == missing_comment:
+        form.comment.errors = [error]
+        error = None
+    return page(item, form, status, error)
 
 
 @bp.route("/cases/<int:case_id>/reopen", methods=["POST"])
@@ -389,33 +405,12 @@ def record_review(case_id, record_id):
     case = load_case(case_id)
     rec = _load_record(case, record_id)
     require("record.review", rec)
-    form = ReviewForm()
-    decision = request.form.get("decision")
-    error = None
-    if form.validate_on_submit():
-        try:
-            services.review_record(current_user, rec, decision, form.comment.data, version=form.version.data)
-            db.session.commit()
-        except services.WorkError as exc:
-            error = _fail(form, exc)
-        except StaleDataError:
-            db.session.rollback()
-            error = _messages()["already_handled"]
-        else:
-            done = _("Record accepted.") if decision == "accept" else _("Record returned with your comments.")
-            if is_htmx() and request.form.get("from") == "queue":
-                return toast(render("casework/review.html", "casework/_queue_done.html", item=rec,
-                                    kind="record"), done)
-            flash(done, "success")
-            return see_other("casework.review_queue") if request.form.get("from") == "queue" else \
-                see_other("casework.record", case_id=case.id, record_id=rec.id)
-    rec = _load_record(case, record_id)
-    status = 409 if error == _messages()["already_handled"] else 422
-    if is_htmx() and request.form.get("from") == "queue":
-        resp = render("casework/review.html", "casework/_queue_done.html", status=status, item=rec, kind="record",
-                      error=error or _("Write a comment when you return a record."))
-        return toast(resp, error or _("Write a comment when you return a record."), "error")
-    return _record_page(case, rec, status=status, review_form=form, error=error)
+    return _decide("record", rec, lambda: _load_record(case, record_id), services.review_record,
+                   {"accept": _("Record accepted."), "return": _("Record returned with your comments.")},
+                   _("Write a comment when you return a record."),
+                   url_for("casework.record", case_id=case.id, record_id=rec.id),
+                   lambda item, form, status, error: _record_page(case, item, status=status, review_form=form,
+                                                                  error=error))
 
 
 @bp.route("/cases/<int:case_id>/records/<int:record_id>/revise", methods=["POST"])
@@ -517,32 +512,11 @@ def plan_decide(case_id, plan_id):
     case = load_case(case_id)
     p = _load_plan(case, plan_id)
     require("plan.decide", p)
-    form = ReviewForm()
-    decision = request.form.get("decision")
-    error = None
-    if form.validate_on_submit():
-        try:
-            services.decide_plan(current_user, p, decision, form.comment.data, version=form.version.data)
-            db.session.commit()
-        except services.WorkError as exc:
-            error = _fail(form, exc)
-        except StaleDataError:
-            db.session.rollback()
-            error = _messages()["already_handled"]
-        else:
-            done = _("Plan approved.") if decision == "approve" else _("Plan returned with your comments.")
-            if is_htmx() and request.form.get("from") == "queue":
-                return toast(render("casework/review.html", "casework/_queue_done.html", item=p, kind="plan"), done)
-            flash(done, "success")
-            return see_other("casework.review_queue") if request.form.get("from") == "queue" else \
-                see_other("casework.plan", case_id=case.id, plan_id=p.id)
-    p = _load_plan(case, plan_id)
-    status = 409 if error == _messages()["already_handled"] else 422
-    if is_htmx() and request.form.get("from") == "queue":
-        message = error or _("Write a comment when you return a plan.")
-        return toast(render("casework/review.html", "casework/_queue_done.html", status=status, item=p,
-                            kind="plan", error=message), message, "error")
-    return _plan_page(case, p, status=status, form=form, error=error)
+    return _decide("plan", p, lambda: _load_plan(case, plan_id), services.decide_plan,
+                   {"approve": _("Plan approved."), "return": _("Plan returned with your comments.")},
+                   _("Write a comment when you return a plan."),
+                   url_for("casework.plan", case_id=case.id, plan_id=p.id),
+                   lambda item, form, status, error: _plan_page(case, item, status=status, form=form, error=error))
 
 
 # -- my day -----------------------------------------------------------------------------------------------

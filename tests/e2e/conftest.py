@@ -186,9 +186,9 @@ def browser_problems():
     return BrowserProblems()
 
 
-@pytest.fixture
-def page(browser, browser_problems):
-    """A page in a fresh browser context (no cookies carried between tests), English locale."""
+def _person_page(browser, browser_problems):
+    """A page in a fresh browser context (its own cookies), English, watched for console errors
+    and CSP violations."""
     context = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai")
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
@@ -197,6 +197,23 @@ def page(browser, browser_problems):
     pg = context.new_page()
     pg.on("console", browser_problems.console)
     pg.on("pageerror", browser_problems.page_error)
+    return context, pg
+
+
+@pytest.fixture
+def page(browser, browser_problems):
+    """The first person's page (no cookies carried between tests)."""
+    context, pg = _person_page(browser, browser_problems)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def second_page(browser, browser_problems):
+    """Another person's page, in a context of its own, for journeys with two people at once."""
+    context, pg = _person_page(browser, browser_problems)
     try:
         yield pg
     finally:

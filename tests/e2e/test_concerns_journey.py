@@ -24,33 +24,10 @@ OOB_NO_TARGET = r"^htmx:oobErrorNoTarget\b.*#triage-badge"
 WORKER_NAME = "Wang Fang (王芳)"      # demo `worker`: on duty at Eastlake Primary (EPS)
 TEACHER_NAME = "Ms. Deng Hong (邓红)"  # demo `teacher`: teaches at EPS
 LIVE_POLL_WAIT_MS = 35_000            # #live is polled every 30 s
-# Same set-up as the conftest's `page` fixture, for a second person in their own browser context.
-TIMEOUT_MS = 10_000
-_CSP_LISTENER = """
-document.addEventListener("securitypolicyviolation", function (e) {
-  window.__portalCspViolation({directive: e.effectiveDirective || e.violatedDirective,
-                               blocked: e.blockedURI || "inline", sample: e.sample || ""});
-}, true);
-"""
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
 
-@pytest.fixture
-def second_page(browser, browser_problems):
-    """Another person's page: its own context (cookies), watched for console errors and CSP."""
-    context = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
-    context.expose_binding("__portalCspViolation", browser_problems.csp_violation)
-    context.add_init_script(_CSP_LISTENER)
-    pg = context.new_page()
-    pg.on("console", browser_problems.console)
-    pg.on("pageerror", browser_problems.page_error)
-    try:
-        yield pg
-    finally:
-        context.close()
 
 
 def _student_without_open_case(session):

@@ -19,7 +19,6 @@ pytestmark = pytest.mark.e2e
 WORKER_NAME = "Wang Fang (王芳)"      # demo `worker`
 ASSISTANT_NAME = "Huang Li (黄丽)"    # demo `assistant`, the worker's supervisor
 SUPERVISOR_NAME = "Zhou Min (周敏)"   # demo `supervisor`, two tiers above the assistant
-TIMEOUT_MS = 10_000
 RECORD_URL = re.compile(r"/cases/(\d+)/records/(\d+)$")
 PLAN_URL = re.compile(r"/cases/(\d+)/plans/(\d+)$")
 ASSESSMENT_URL = re.compile(r"/cases/(\d+)/assessments/(\d+)$")
@@ -35,32 +34,10 @@ RATINGS = {
     "Strengths": "A strength",
 }
 RISK_LABELS = {"low": "Low", "moderate": "Moderate", "high": "High"}
-# Same set-up as the conftest's `page` fixture, for a second person in their own browser context.
-_CSP_LISTENER = """
-document.addEventListener("securitypolicyviolation", function (e) {
-  window.__portalCspViolation({directive: e.effectiveDirective || e.violatedDirective,
-                               blocked: e.blockedURI || "inline", sample: e.sample || ""});
-}, true);
-"""
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
 
-@pytest.fixture
-def second_page(browser, browser_problems):
-    """Another person's page: its own context (cookies), watched for console errors and CSP."""
-    context = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
-    context.expose_binding("__portalCspViolation", browser_problems.csp_violation)
-    context.add_init_script(_CSP_LISTENER)
-    pg = context.new_page()
-    pg.on("console", browser_problems.console)
-    pg.on("pageerror", browser_problems.page_error)
-    try:
-        yield pg
-    finally:
-        context.close()
 
 
 def _fresh_case_of(username):
