@@ -113,6 +113,13 @@ def label(kind: str, code) -> str:
     return str(LABELS.get(kind, {}).get(code, code or ""))
 
 
+def _datetime(d, fmt=None):
+    from flask_babel import format_date, format_time
+    if fmt:
+        return format_datetime(d, fmt)
+    return f"{format_date(d, 'medium')} {format_time(d, 'short')}"
+
+
 def names(items) -> str:
     """A list of names as the language writes it ("A, B and C" / "A、B和C")."""
     from babel.lists import format_list
@@ -157,5 +164,5 @@ def register(app):
     app.jinja_env.filters["category_label"] = lambda code: label("concern_category", code)
     app.jinja_env.filters["names"] = names
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
-    # "medium" reads unambiguously in both languages (14 Aug 2026, 08:05 / 2026年8月14日 08:05).
-    app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
+    # A medium date and a short time read unambiguously in both languages, without seconds.
+    app.jinja_env.filters["datetime"] = lambda d, fmt=None: _datetime(d, fmt) if d else ""

@@ -62,12 +62,13 @@ class RespondForm(FlaskForm):
 
 
 class ClosureForm(FlaskForm):
-    reason = SelectField(_l("Reason for closing"),
-                         choices=choices((r, LABELS["closure_reason"][r]) for r in
+    reason = SelectField(_l("Reason for closing"), validators=[InputRequired(message=_l("Choose one."))],
+                         choices=choices([("", _l("Choose…"))] + [(r, LABELS["closure_reason"][r]) for r in
                                          ("goals_met", "no_longer_needed", "referred_on", "moved_school",
-                                          "family_declined", "other")))
-    goals_met = SelectField(_l("Were the goals met?"),
-                            choices=choices((g, LABELS["goals_met"][g]) for g in ("all", "partly", "none")))
+                                          "family_declined", "other")]))
+    goals_met = SelectField(_l("Were the goals met?"), validators=[InputRequired(message=_l("Choose one."))],
+                            choices=choices([("", _l("Choose…"))] + [(g, LABELS["goals_met"][g])
+                                                                     for g in ("all", "partly", "none")]))
     summary = TextAreaField(_l("Closing summary"), validators=[
         InputRequired(message=_l("Write the closing summary.")), Length(max=10000)], render_kw={"rows": 4})
 
@@ -92,7 +93,7 @@ def assessment_form_class():
         pass
     for area in ASSESSMENT_AREAS:
         setattr(_Form, f"rating_{area}", SelectField(
-            LABELS["assessment_area"][area], validators=[InputRequired(message=_l("Rate this area."))],
+            _l("Rating"), validators=[InputRequired(message=_l("Rate this area."))],
             choices=choices([("", _l("Choose…"))] + [(str(v), LABELS["rating"][v]) for v in (1, 2, 3, 4)])))
         setattr(_Form, f"narrative_{area}", TextAreaField(
             _l("Notes"), validators=[Optional(), Length(max=4000)], render_kw={"rows": 2}))

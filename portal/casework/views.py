@@ -560,5 +560,6 @@ def review_queue():
     return render("casework/review.html", "casework/_queue.html", tab=tab, page=page,
                   counts=services.queue_counts(current_user), people=people, schools=schools,
                   worker_id=worker_id, school_id=school_id, now=clock.now(),
+                  goals=lambda plan: services.plan_json(plan)[0],
                   form=lambda item: (RespondForm if tab == "escalations" else ReviewForm)(
                       formdata=None, version=item.version_id))

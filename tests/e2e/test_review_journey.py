@@ -94,7 +94,7 @@ def _nav(page, name):
 
 
 def _open_queue_tab(page, tab_name, tab):
-    _nav(page, "Review")
+    _nav(page, "Review queue")
     page.wait_for_url(re.compile(r"/review(\?.*)?$"))
     expect(page.get_by_role("heading", name="Review queue", level=1)).to_be_visible()
     page.get_by_role("navigation", name="Review queue").get_by_role(
@@ -142,7 +142,7 @@ def test_assess_plan_record_review_revise_approve_and_escalate(
     worker.wait_for_url(re.compile(rf"/cases/{case_id}/assessments/new$"))
     expect(worker.get_by_role("heading", name="Assessment", level=1)).to_be_visible()
     for area, rating in RATINGS.items():
-        worker.get_by_label(area, exact=True).select_option(label=rating)
+        worker.get_by_role("group", name=area, exact=True).get_by_label("Rating").select_option(label=rating)
     worker.get_by_role("group", name="Family", exact=True).get_by_label("Notes").fill(family_note)
     worker.get_by_label("Overall risk level").select_option(label=RISK_LABELS[risk])
     worker.get_by_role("button", name="Save the assessment").click()
