@@ -25,13 +25,18 @@ def line_above(user_ids) -> set[int]:
     return set(db.session.scalars(select(up.c.id)))
 
 
+def on_duty_statement(school_id):
+    """Active case workers of a school who are on duty for urgent concerns and crises."""
+    return select(User).where(User.active.is_(True), User.role.in_(CASEWORK_ROLES), User.on_duty.is_(True),
+                              User.schools.any(id=school_id))
+
+
 def school_responders(school_id) -> set[int]:
     """On-duty case workers of the school and their supervision line. With nobody on duty, every
     active case worker of the school is alerted: an alert must never go nowhere."""
-    base = select(User.id).where(User.active.is_(True), User.role.in_(CASEWORK_ROLES),
-                                 User.schools.any(id=school_id))
-    on_duty = set(db.session.scalars(base.where(User.on_duty.is_(True))))
-    first = on_duty or set(db.session.scalars(base))
+    on_duty = {u.id for u in db.session.scalars(on_duty_statement(school_id))}
+    first = on_duty or set(db.session.scalars(select(User.id).where(
+        User.active.is_(True), User.role.in_(CASEWORK_ROLES), User.schools.any(id=school_id))))
     active_above = line_above(first)
     if active_above:
         active_above = set(db.session.scalars(select(User.id).where(User.id.in_(active_above),

@@ -6,6 +6,7 @@ reviewer; a higher tier may act too). Nobody reviews their own record.
 import json
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import format_date, gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -221,7 +222,8 @@ def add_assessment(actor, case, *, assessed_on, overall_risk, ratings, narrative
                  occurred_at=datetime.combine(assessed_on, time(12)), params={"risk": overall_risk})
     audit.record("assessment.recorded", a, actor=actor, details={"case_id": case.id})
     if overall_risk != case.risk_level:  # the assessment's risk becomes the case's, with its reason
-        case_services.change_risk(actor, case, overall_risk, f"Assessment of {assessed_on.isoformat()}")
+        case_services.change_risk(actor, case, overall_risk,
+                                  _("Assessment of %(date)s", date=format_date(assessed_on, "medium")))
     return a
 
 

@@ -174,16 +174,12 @@ def closure_section(case, user, overrides):
     return ctx
 
 
-@bp.route("/cases/<int:case_id>/closure", methods=["POST"])
-@login_required
-def closure_request(case_id):
-    case = load_case(case_id)
-    require("case.request_closure", case)
-    form = ClosureForm()
+def _case_section_post(case, form, section, apply, done, anchor):
+    """A form posted from a section of the case page: on success back to that section; a rule's
+    refusal as a flash; invalid input re-renders the case page with the form and its errors."""
     if form.validate_on_submit():
         try:
-            services.request_closure(current_user, case, reason=form.reason.data, goals_met=form.goals_met.data,
-                                     summary=form.summary.data)
+            apply()
             db.session.commit()
         except services.WorkError as exc:
             message = _fail(form, exc)
@@ -191,10 +187,23 @@ def closure_request(case_id):
                 flash(message, "error")
                 return see_other("cases.show", case_id=case.id)
         else:
-            flash(_("Closure sent to your supervisor for approval."), "success")
-            return see_other(f"/cases/{case.id}#closure")
+            flash(done(), "success")
+            return see_other(f"/cases/{case.id}#{anchor}")
     from ..cases.views import case_page
-    return case_page(case, status=422, section_overrides={"closure": {"form": form}})
+    return case_page(case, status=422, section_overrides={section: {"form": form}})
+
+
+@bp.route("/cases/<int:case_id>/closure", methods=["POST"])
+@login_required
+def closure_request(case_id):
+    case = load_case(case_id)
+    require("case.request_closure", case)
+    form = ClosureForm()
+    return _case_section_post(
+        case, form, "closure",
+        lambda: services.request_closure(current_user, case, reason=form.reason.data,
+                                         goals_met=form.goals_met.data, summary=form.summary.data),
+        lambda: _("Closure sent to your supervisor for approval."), "closure")
 
 
 @bp.route("/closures/<int:closure_id>/decide", methods=["POST"])
@@ -278,21 +287,10 @@ def escalate(case_id):
     case = load_case(case_id)
     require("case.escalate", case)
     form = EscalateForm()
-    if form.validate_on_submit():
-        try:
-            services.escalate(current_user, case, form.reason.data)
-            db.session.commit()
-        except services.WorkError as exc:
-            message = _fail(form, exc)
-            if message:
-                flash(message, "error")
-                return see_other("cases.show", case_id=case.id)
-        else:
-            flash(_("The case was sent up the line to %(name)s.", name=current_user.supervisor.display_name),
-                  "success")
-            return see_other(f"/cases/{case.id}#escalations")
-    from ..cases.views import case_page
-    return case_page(case, status=422, section_overrides={"escalations": {"form": form}})
+    return _case_section_post(
+        case, form, "escalations", lambda: services.escalate(current_user, case, form.reason.data),
+        lambda: _("The case was sent up the line to %(name)s.", name=current_user.supervisor.display_name),
+        "escalations")
 
 
 @bp.route("/escalations/<int:escalation_id>/respond", methods=["POST"])

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import audit, clock
+from ..alerts import services as alerts
 from ..cases import services as case_services
 from ..crypto import preload_data_keys
 from ..extensions import db
@@ -108,9 +109,7 @@ def _load(concern_id) -> Concern:
 def receipt(concern_id):
     concern = _load(concern_id)
     require("concern.receipt", concern)
-    on_duty = db.session.scalars(select(User).where(
-        User.on_duty.is_(True), User.active.is_(True), User.schools.any(id=concern.school_id))
-        .order_by(User.display_name)).all()
+    on_duty = db.session.scalars(alerts.on_duty_statement(concern.school_id).order_by(User.display_name)).all()
     return render("concerns/receipt.html", concern=concern, on_duty=on_duty,
                   emergency_numbers=current_app.config["EMERGENCY_NUMBERS"])
 

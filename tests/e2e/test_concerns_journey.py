@@ -7,6 +7,8 @@ import secrets
 
 import pytest
 
+from tests.e2e.helpers import expect_same_document, mark_document
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # the conftest skips every test here, saying why
@@ -27,7 +29,6 @@ LIVE_POLL_WAIT_MS = 35_000            # #live is polled every 30 s
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
-
 
 
 def _student_without_open_case(session):
@@ -58,18 +59,9 @@ def _concern_and_alert(reference):
     return _lookup
 
 
-def _mark_document(page):
-    """Tag the current document; the tag survives htmx swaps but not a page load."""
-    page.evaluate("document.documentElement.dataset.e2eMark = 'same-document'")
-
-
-def _expect_same_document(page):
-    expect(page.locator("html")).to_have_attribute("data-e2e-mark", "same-document")
-
-
 def _choose_student(page, term, student):
     """Type into the student search of the report form; the options come by htmx, no page load."""
-    _mark_document(page)
+    mark_document(page)
     page.get_by_label("Name or student number").fill(term)
     options = page.locator("#student-options")
     option = options.get_by_role("radio", name=re.compile(re.escape(student["name"])))
@@ -77,7 +69,7 @@ def _choose_student(page, term, student):
     expect(option).to_have_value(str(student["id"]))
     option.check()
     expect(option).to_be_checked()
-    _expect_same_document(page)
+    expect_same_document(page)
 
 
 # -- the journey -------------------------------------------------------------------------------
@@ -95,7 +87,7 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     sign_in(worker, live_server, "worker")
     live = worker.locator("#live")
     expect(live.locator(".live-alert")).to_have_count(0)
-    _mark_document(worker)
+    mark_document(worker)
 
     # 1. The teacher reports an immediate-danger concern from the nav.
     sign_in(teacher, live_server, "teacher")
@@ -146,12 +138,12 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     nav = worker.get_by_role("navigation", name="Main")
     triage_link = nav.get_by_role("link", name=re.compile(r"^Triage\b"))
     expect(triage_link).to_have_accessible_name(re.compile(r"^Triage [1-9]\d* new concerns?$"))
-    _expect_same_document(worker)
+    expect_same_document(worker)
 
     banner.get_by_role("button", name="Acknowledge").click()
     expect(banner).to_have_count(0)
     expect(worker.locator("#toasts")).to_contain_text("Alert acknowledged.")
-    _expect_same_document(worker)
+    expect_same_document(worker)
 
     # The triage queue lists the concern, marked immediate danger, with what the teacher wrote.
     triage_link.click()
@@ -165,7 +157,7 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     expect(item.locator(".concern-text")).to_have_text(description)
 
     # Open a case from it (the <details> form): the item is replaced in place by the outcome.
-    _mark_document(worker)
+    mark_document(worker)
     item.locator("summary", has_text="Open a case").click()
     assign = item.get_by_label("Assign to")
     expect(assign).to_be_visible()
@@ -174,7 +166,7 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     expect(item).to_contain_text(re.compile(r"Now part of case C\d{4}-\d{5}"))
     expect(item.locator("details")).to_have_count(0)
     expect(worker.locator("#toasts")).to_contain_text("Case opened from the concern.")
-    _expect_same_document(worker)
+    expect_same_document(worker)
     case_reference = CASE_REFERENCE.search(item.inner_text()).group(0)
 
     item.get_by_role("link", name="Open the case").click()

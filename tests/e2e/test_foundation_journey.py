@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from tests.e2e.helpers import expect_same_document, mark_document
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # the conftest skips every test here, saying why
@@ -51,15 +53,6 @@ def _case_in(code):
     return _lookup
 
 
-def _mark_document(page):
-    """Tag the current document; the tag survives htmx swaps but not a page load."""
-    page.evaluate("document.documentElement.dataset.e2eMark = 'same-document'")
-
-
-def _expect_same_document(page):
-    expect(page.locator("html")).to_have_attribute("data-e2e-mark", "same-document")
-
-
 # -- every role --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("username", list(HOMES))
@@ -85,12 +78,12 @@ def test_each_role_signs_in_to_its_home_page_and_signs_out(page, live_server, si
 def _live_search(page, term):
     """Type into the live search box; results must come without a page load."""
     url = page.url
-    _mark_document(page)
+    mark_document(page)
     page.get_by_label("Student name or number").fill(term)
     results = page.locator("#student-results")
     expect(results.locator("tbody tr").first).to_be_visible()
     assert page.url == url, "the live search changed the address (a page load?)"
-    _expect_same_document(page)
+    expect_same_document(page)
     return results
 
 
@@ -144,7 +137,7 @@ def test_worker_opens_a_case_and_changes_its_risk_level(page, live_server, sign_
 
     # Change the risk level through the htmx form: the case updates in place.
     case_url = page.url
-    _mark_document(page)
+    mark_document(page)
     page.get_by_label("New risk level").select_option("high")
     page.get_by_label("Reason for the change").fill("Disclosed worries at home during a check-in.")
     page.get_by_role("button", name="Change risk level").click()
@@ -153,7 +146,7 @@ def test_worker_opens_a_case_and_changes_its_risk_level(page, live_server, sign_
     expect(page.locator("#case .badge.risk-high")).to_have_text("High")
     expect(page.locator("#toasts")).to_contain_text("Risk level updated.")
     assert page.url == case_url
-    _expect_same_document(page)
+    expect_same_document(page)
 
     # No reason: the error shows beside the field and the chosen level is kept. The answer is a
     # 422 that htmx swaps in by design; Chromium logs any 4xx, so that one line is expected.
@@ -170,7 +163,7 @@ def test_worker_opens_a_case_and_changes_its_risk_level(page, live_server, sign_
     expect(timeline.get_by_text(re.compile("Risk level changed from High"))).to_have_count(0)
     expect(page.locator("#case .badge.risk-high")).to_have_text("High")
     assert page.url == case_url
-    _expect_same_document(page)
+    expect_same_document(page)
 
 
 def test_risk_form_error_takes_the_focus(page, live_server, sign_in, browser_problems):

@@ -6,6 +6,8 @@ import secrets
 
 import pytest
 
+from tests.e2e.helpers import expect_same_document, mark_document, sign_out
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # the conftest skips every test here, saying why
@@ -30,20 +32,6 @@ def _open_case_of_worker(session):
     return session.scalar(select(Case.id).join(User, Case.worker_id == User.id)
                           .where(User.username == "worker", Case.status != "closed")
                           .order_by(Case.id).limit(1))
-
-
-def _mark_document(page):
-    """Tag the current document; the tag survives htmx swaps but not a page load."""
-    page.evaluate("document.documentElement.dataset.e2eMark = 'same-document'")
-
-
-def _expect_same_document(page):
-    expect(page.locator("html")).to_have_attribute("data-e2e-mark", "same-document")
-
-
-def _sign_out(page):
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(re.compile(r"/login(\?.*)?$"))
 
 
 def _expect_refused(page, url):
@@ -76,7 +64,7 @@ def test_worker_writes_amends_and_attaches_the_line_reads_others_are_refused(
     page.goto(case_url)
     notes = page.locator("#notes")
     expect(notes.get_by_role("heading", name="Confidential notes")).to_be_visible()
-    _mark_document(page)
+    mark_document(page)
     page.get_by_role("textbox", name="Confidential note").fill(first_text)
     page.get_by_role("button", name="Save note").click()
     expect(_note_item(page, first_text)).to_have_count(1)
@@ -84,7 +72,7 @@ def test_worker_writes_amends_and_attaches_the_line_reads_others_are_refused(
     expect(page.locator("#toasts")).to_contain_text("Note saved.")
     expect(page.get_by_role("textbox", name="Confidential note")).to_have_value("")
     assert page.url == case_url, "saving a note changed the address (a page load?)"
-    _expect_same_document(page)
+    expect_same_document(page)
 
     # An empty note: the error shows beside the field, still without a page load.
     page.get_by_role("button", name="Save note").click()
@@ -93,7 +81,7 @@ def test_worker_writes_amends_and_attaches_the_line_reads_others_are_refused(
     expect(body).to_have_attribute("aria-invalid", "true")
     expect(_note_item(page, first_text)).to_have_count(1)
     assert page.url == case_url
-    _expect_same_document(page)
+    expect_same_document(page)
 
     # 2. The worker amends the note, with a reason.
     _note_item(page, first_text).get_by_role("link", name="Amend").click()
@@ -151,7 +139,7 @@ def test_worker_writes_amends_and_attaches_the_line_reads_others_are_refused(
         "Only PDF, PNG and JPEG files can be attached.")
     expect(attachments.get_by_role("link", name=fake.name)).to_have_count(0)
     expect(attachments.get_by_role("link", name=pdf.name, exact=True)).to_have_count(1)
-    _sign_out(page)
+    sign_out(page)
 
     # 4. The assistant supervisor above the worker reads the note and downloads the file.
     sign_in(page, live_server, "assistant")
@@ -180,7 +168,7 @@ def test_worker_writes_amends_and_attaches_the_line_reads_others_are_refused(
     expect(by_assistant.filter(has_text="Opened the case page")).to_have_count(1)
     expect(by_assistant.filter(has_text=re.compile(r"Was shown \d+ notes?"))).to_have_count(1)
     expect(by_assistant.filter(has_text=f"Downloaded attachment #{attachment_id}")).to_have_count(1)
-    _sign_out(page)
+    sign_out(page)
 
     # 5. A teacher and an admin are refused the case and the file.
     for username in ("teacher", "admin"):
@@ -191,7 +179,7 @@ def test_worker_writes_amends_and_attaches_the_line_reads_others_are_refused(
         response = page.request.get(download_url)
         assert response.status == 403
         assert PDF_BYTES not in response.body()
-        _sign_out(page)
+        sign_out(page)
 
 
 def test_untouched_note_field_is_not_announced_as_invalid(page, live_server, sign_in, db_query):

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.e2e.helpers import expect_same_document, mark_document, sign_out
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # the conftest skips every test here, saying why
@@ -37,7 +39,6 @@ RISK_LABELS = {"low": "Low", "moderate": "Moderate", "high": "High"}
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
-
 
 
 def _fresh_case_of(username):
@@ -73,20 +74,6 @@ def _open_escalation_id(case_id):
 def _server_today():
     """The server's date (its clock is UTC), against which "not in the future/past" is checked."""
     return datetime.now(timezone.utc).date()
-
-
-def _mark_document(page):
-    """Tag the current document; the tag survives htmx swaps but not a page load."""
-    page.evaluate("document.documentElement.dataset.e2eMark = 'same-document'")
-
-
-def _expect_same_document(page):
-    expect(page.locator("html")).to_have_attribute("data-e2e-mark", "same-document")
-
-
-def _sign_out(page):
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(re.compile(r"/login(\?.*)?$"))
 
 
 def _nav(page, name):
@@ -207,7 +194,7 @@ def test_assess_plan_record_review_revise_approve_and_escalate(
     expect(item).to_contain_text(case["reference"])
     expect(item).to_contain_text(WORKER_NAME)
     expect(item.locator(".note-body")).to_have_text(first_summary)
-    _mark_document(reviewer)
+    mark_document(reviewer)
     item.get_by_label("Comment").fill(comment)
     item.get_by_role("button", name="Return with comments").click()
     done = reviewer.locator(f"#review-records-{record_id}")
@@ -216,7 +203,7 @@ def test_assess_plan_record_review_revise_approve_and_escalate(
     expect(done.get_by_role("button")).to_have_count(0)
     expect(reviewer.locator("#toasts")).to_contain_text("Record returned with your comments.")
     assert reviewer.url.endswith("/review?tab=records"), reviewer.url
-    _expect_same_document(reviewer)
+    expect_same_document(reviewer)
 
     # 5. The worker finds it under My day, reads the comment, revises and resubmits.
     _nav(worker, "My day")
@@ -252,7 +239,7 @@ def test_assess_plan_record_review_revise_approve_and_escalate(
         expect(thread.nth(n).locator(".note-meta")).to_contain_text(text)
     expect(thread.nth(2).locator(".note-body")).to_have_text(reply)
     expect(worker.get_by_role("heading", name="Revise and resubmit")).to_have_count(0)
-    _sign_out(reviewer)
+    sign_out(reviewer)
 
     # 6. The supervisor, higher up the line, approves the plan from the queue.
     sign_in(reviewer, live_server, "supervisor")
@@ -260,12 +247,12 @@ def test_assess_plan_record_review_revise_approve_and_escalate(
     item = reviewer.locator(f"#review-plans-{plan_id}")
     expect(item).to_contain_text(case["reference"])
     expect(item).to_contain_text("Case plan, version 1")
-    _mark_document(reviewer)
+    mark_document(reviewer)
     item.get_by_role("button", name="Approve", exact=True).click()
     done = reviewer.locator(f"#review-plans-{plan_id}")
     expect(done.locator(".badge")).to_have_text("Approved")
     expect(reviewer.locator("#toasts")).to_contain_text("Plan approved.")
-    _expect_same_document(reviewer)
+    expect_same_document(reviewer)
     reviewer.goto(case_url)
     plan = reviewer.locator("#plan")
     expect(plan).to_contain_text(f"Version 1, approved by {SUPERVISOR_NAME}")
@@ -273,7 +260,7 @@ def test_assess_plan_record_review_revise_approve_and_escalate(
     expect(plan.locator("ol.goals li strong")).to_have_text(goal)
     expect(plan).not_to_contain_text("No approved plan yet.")
     expect(reviewer.locator("#timeline")).to_contain_text("Case plan version 1 approved")
-    _sign_out(reviewer)
+    sign_out(reviewer)
 
     # 7. The worker escalates the case; the assistant supervisor takes it over from the queue.
     worker.goto(case_url)
@@ -300,13 +287,13 @@ def test_assess_plan_record_review_revise_approve_and_escalate(
     expect(item).to_contain_text(case["reference"])
     expect(item).to_contain_text(f"Escalated to {ASSISTANT_NAME}, level 1")
     expect(item.locator(".note-body")).to_have_text(reason)
-    _mark_document(reviewer)
+    mark_document(reviewer)
     item.get_by_label("Your advice or reason").fill("I will see the grandmother myself this week.")
     item.get_by_role("button", name="Take the case over").click()
     done = reviewer.locator(f"#review-escalations-{escalation_id}")
     expect(done.locator(".badge")).to_have_text("Taken over")
     expect(reviewer.locator("#toasts")).to_contain_text("You now hold the case.")
-    _expect_same_document(reviewer)
+    expect_same_document(reviewer)
 
     reviewer.goto(case_url)
     expect(_fact(reviewer, "Assigned worker")).to_have_text(ASSISTANT_NAME)
