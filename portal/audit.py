@@ -17,6 +17,8 @@ from .extensions import db
 from .models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+# Work the portal does on its own (escalations, reminders), whoever's request happened to run it.
+SYSTEM = object()
 
 
 def _digest(ev: AuditEvent) -> str:
@@ -36,7 +38,8 @@ def _current_actor():
 
 def record(action: str, obj=None, *, actor=None, object_type=None, object_id=None, details=None):
     """Append one event. Flushes; the caller's commit makes it permanent with its change."""
-    actor = actor or _current_actor()
+    system = actor is SYSTEM
+    actor = None if system else (actor or _current_actor())
     if obj is not None:
         object_type = object_type or obj.__tablename__
         object_id = object_id if object_id is not None else obj.id
@@ -52,7 +55,7 @@ def record(action: str, obj=None, *, actor=None, object_type=None, object_id=Non
     ).scalar_one()
     ev = AuditEvent(
         seq=head.seq, at=clock.now(), actor_id=actor.id if actor else None,
-        actor_username=actor.username if actor else None, action=action,
+        actor_username=actor.username if actor else ("system" if system else None), action=action,
         object_type=object_type, object_id=None if object_id is None else str(object_id),
         ip=ip, details=details or {}, prev_hash=head.last_hash,
     )

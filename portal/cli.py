@@ -1,4 +1,4 @@
-"""Flask commands: demo-data, create-user, import-students, audit verify, keys status."""
+"""Flask commands: demo-data, sweep, create-user, import-students, audit verify, keys status."""
 import getpass
 import os
 import sys
@@ -29,6 +29,15 @@ def register(app):
         demo.build(password, students_per_school=students)
         db.session.commit()
         click.echo("Demo data loaded.")
+
+    @app.cli.command("sweep")
+    def sweep_cmd():
+        """Escalate unacknowledged crisis alerts and report missed follow-ups (run from cron each minute)."""
+        from .alerts.services import sweep
+        from .extensions import db
+        n = sweep()
+        db.session.commit()
+        click.echo(f"{n} item(s) escalated or reported")
 
     @app.cli.command("demo-logins")
     def demo_logins():

@@ -97,6 +97,27 @@ def build_config(instance_path: str, overrides=None) -> dict:
         # "number=label;number=label"
         "EMERGENCY_NUMBERS": _pairs(env.get("PORTAL_EMERGENCY_NUMBERS",
                                             "110=警察 police;120=急救 ambulance;12356=心理援助 mental health")),
+        # Crisis: minutes an unacknowledged crisis alert waits before the next tier up is alerted;
+        # the follow-up cadence; hours after which a follow-up counts as missed; the written
+        # report deadline after a mandated report. Local rules, so configuration, not code.
+        "CRISIS_ESCALATE_MINUTES": int(env.get("PORTAL_CRISIS_ESCALATE_MINUTES", "10")),
+        "CRISIS_FOLLOW_UPS": env.get("PORTAL_CRISIS_FOLLOW_UPS", "24h,72h,7d,30d"),
+        "CRISIS_FOLLOW_UP_GRACE_HOURS": int(env.get("PORTAL_CRISIS_FOLLOW_UP_GRACE_HOURS", "12")),
+        "MANDATED_REPORT_WRITTEN_HOURS": int(env.get("PORTAL_MANDATED_REPORT_WRITTEN_HOURS", "36")),
+        # Columbia screener: which "yes" answers give each level (checked high first). q6 is any
+        # suicidal behaviour in the student's life, q6_recent the same within three months.
+        "SCREEN_RULES": {
+            "high": env.get("PORTAL_SCREEN_HIGH", "q4,q5,q6_recent"),
+            "moderate": env.get("PORTAL_SCREEN_MODERATE", "q3,q6"),
+            "low": env.get("PORTAL_SCREEN_LOW", "q1,q2"),
+        },
+        # Minutes after a home visit's expected return before its check-in colleague is alerted.
+        "HOME_VISIT_GRACE_MINUTES": int(env.get("PORTAL_HOME_VISIT_GRACE_MINUTES", "30")),
+        # Referrals: days without a status change before a referral shows in the worker's My day
+        # (and twice that in the supervisor's queue); the age from which a student may consent.
+        "REFERRAL_STALE_DAYS": int(env.get("PORTAL_REFERRAL_STALE_DAYS", "14")),
+        "STUDENT_CONSENT_MIN_AGE": int(env.get("PORTAL_STUDENT_CONSENT_MIN_AGE", "14")),
+        "SWEEP_SECONDS": int(env.get("PORTAL_SWEEP_SECONDS", "30")),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # Trusted proxy hops for X-Forwarded-For (gunicorn behind nginx: 1).
         "PROXY_FIX_HOPS": int(env.get("PORTAL_PROXY_HOPS", "0")),

@@ -81,6 +81,7 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
     db.session.flush()
 
     students = {code: [] for code in schools}
+    restricted = []
     for code, school in schools.items():
         grades = ("1", "2", "3", "4", "5", "6") if code == "EPS" else ("7", "8", "9")
         base_age = 6 if code == "EPS" else 12
@@ -95,12 +96,20 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
                 g = Guardian(uid=new_uid(), name=rng.choice(SURNAMES) + rng.choice(GIVEN),
                              relationship_to_student=RELATION_ZH[r],
                              language="普通话" if i % 11 else "粤语", interpreter_needed=i % 11 == 0,
-                             lives_with_student=True, contact_restricted=(i % 29 == 5 and r == "father"))
+                             lives_with_student=not (i % 29 == 5 and r == "father"),
+                             contact_times="工作日晚上" if i % 3 == 0 else None)
                 s.guardians.append(g)
                 g.phone = f"1{rng.randint(30, 89)}{rng.randint(10000000, 99999999)}"
+                g.address = f"{rng.choice(('湖滨路', '西山街', '东城路'))}{rng.randint(1, 200)}号{rng.randint(1, 20)}01室"
+                if i % 29 == 5 and r == "father":  # a court order: no contact, no information
+                    restricted.append(g)
             db.session.add(s)
             students[code].append(s)
     db.session.flush()
+    from .family import services as family
+    for g in restricted:
+        family.add_restriction(users["worker"], g, kinds=["no_contact", "no_information"], basis="court_order",
+                               details="Protection order of the district court, in force for one year.")
 
     # Cases: every status for `worker` (so the demo login sees the whole cycle), and a spread
     # over the rest of the line in both schools.
@@ -142,7 +151,164 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
         clock.freeze(None)
     _concerns(users, students, now)
     _casework(users, now)
+    _crises(users, now)
+    _family(users, now)
+    _referrals(users, now)
     return users
+
+
+AGENCIES = [  # name, type, languages, area, services, waiting weeks
+    ("东湖儿童青少年心理门诊 Lakeside Child and Adolescent Mental Health", "mental_health", "普通话, English",
+     "东城区 East district", "Assessment and therapy for children and young people, 6–18.", 6),
+    ("区未成年人保护中心 District Child Protection Centre", "child_protection", "普通话", "全区 Whole district",
+     "Receives reports of abuse and neglect; investigation and protection.", 0),
+    ("西山家庭服务中心 Westhill Family Services", "family_services", "普通话, 粤语", "西城区 West district",
+     "Parenting programmes, family counselling, home support.", 3),
+    ("青少年活动中心 Youth Centre", "youth_services", "普通话", "全区 Whole district",
+     "After-school groups, mentoring, holiday programmes.", 1),
+    ("法律援助中心 Legal Aid Centre", "legal_aid", "普通话", "全区 Whole district",
+     "Free legal advice for families: custody, protection orders, housing.", 2),
+    ("市儿童医院 City Children's Hospital", "medical", "普通话, English", "全市 Whole city",
+     "Paediatrics, emergency department, eating disorders clinic.", 4),
+]
+
+
+def _referrals(users, now):
+    """The district's agency directory, and on the demo worker's case a guardian's consent and a
+    referral to the mental-health service that is waiting for news."""
+    from flask import current_app
+
+    from .referrals import services as referrals
+
+    supervisor, worker = users["supervisor"], users["worker"]
+    agencies = [referrals.save_agency(supervisor, name=n, type=t, languages=lang, area=area, services=svc,
+                                      waiting_weeks=w, phone=f"0571-8{i:03d}000{i}")
+                for i, (n, t, lang, area, svc, w) in enumerate(AGENCIES)]
+    case = db.session.scalars(select(Case).where(Case.worker_id == worker.id, Case.status == "active")
+                              .order_by(Case.id.desc())).first()
+    parent = next((g for g in case.student.guardians if not g.no_contact), None) if case else None
+    if parent is None:
+        return
+    with current_app.test_request_context():
+        try:
+            clock.freeze(now - timedelta(days=20))
+            today = clock.now().date()
+            referrals.record_consent(worker, case, agency=agencies[0], given_by=parent, method="signed_form",
+                                     given_on=today, expires_on=today + timedelta(days=180),
+                                     scope=["identity", "guardian_contact", "reason"],
+                                     purpose="Assessment of low mood and sleep problems.")
+            ref = referrals.create_referral(worker, case, agency=agencies[0], urgency="soon",
+                                            items=["identity", "guardian_contact", "reason"],
+                                            reason="Low mood, poor sleep and withdrawal from friends for three months; "
+                                                   "school support has not been enough.")
+            referrals.send(worker, ref)
+        finally:
+            clock.freeze(None)
+    db.session.flush()
+
+
+def _family(users, now):
+    """Contacts with the family on the demo worker's cases (an attempt, then a call with a
+    follow-up due tomorrow), and a home visit planned for tomorrow with a check-in colleague."""
+    from flask import current_app
+
+    from .family import services as family
+
+    worker = users["worker"]
+    cases = db.session.scalars(select(Case).where(Case.worker_id == worker.id, Case.status == "active")
+                               .order_by(Case.id)).all()
+    case = next((c for c in cases if any(not g.contact_restricted for g in c.student.guardians)), None)
+    if case is None:
+        return
+    parent = next(g for g in case.student.guardians if not g.contact_restricted)
+    with current_app.test_request_context():
+        try:
+            clock.freeze(now - timedelta(days=3))
+            family.log_contact(worker, case, guardian_ids=[parent.id], occurred_at=clock.now(), method="phone",
+                               initiated_by="school", purpose="plan", reached=False, duration=None,
+                               interpreter_used=False, summary="No answer; left a voice message asking for a call back.")
+            clock.freeze(now - timedelta(days=2))
+            family.log_contact(worker, case, guardian_ids=[parent.id], occurred_at=clock.now(), method="phone",
+                               initiated_by="family", purpose="plan", reached=True, duration=15,
+                               interpreter_used=False,
+                               summary="Called back. Talked through the case plan; agrees to weekly sessions at school.",
+                               next_steps="Send the session times by message.",
+                               follow_up_on=(now + timedelta(days=1)).date())
+            clock.freeze(now)
+            tomorrow = (now + timedelta(days=1)).replace(hour=7, minute=0, second=0, microsecond=0)  # 15:00 local
+            family.plan_visit(worker, case, visitor=worker, companion=None, checkin_contact=users["worker2"],
+                              planned_at=tomorrow, expected_return_at=tomorrow + timedelta(hours=1, minutes=30),
+                              address=parent.address or "", purpose="Meet the family at home, as agreed on the phone.")
+        finally:
+            clock.freeze(None)
+    db.session.flush()
+
+
+def _crises(users, now):
+    """One crisis in progress on the demo worker's caseload (acknowledged by the line, screened,
+    with a safety plan and the first follow-up held; the next one due), and one signed off."""
+    from flask import current_app
+
+    from .alerts import services as alert_services
+    from .crisis import services as crisis
+
+    worker, assistant = users["worker"], users["assistant"]
+    cases = db.session.scalars(select(Case).where(Case.worker_id == worker.id, Case.status == "active")
+                               .order_by(Case.id)).all()
+    if len(cases) < 2:
+        return
+    with current_app.test_request_context():
+        try:
+            # 10:10 in the morning, school time in the default time zone (Asia/Shanghai, UTC+8)
+            start = (now - timedelta(days=2)).replace(hour=2, minute=10, second=0, microsecond=0)
+            clock.freeze(start)
+            c = crisis.start_crisis(worker, cases[0].student, crisis_type="suicide_self_harm",
+                                    occurred_at=start - timedelta(minutes=20),
+                                    account="Told her class teacher at break that she has thought about ending her "
+                                            "life and has saved up tablets at home.")
+            clock.freeze(start + timedelta(minutes=4))
+            alert_services.acknowledge(assistant, c.alert)
+            crisis.record_step(worker, c, "safe_now", "done", occurred_at=start,
+                               note="With me in the counselling room; the class teacher covered her lesson.")
+            clock.freeze(start + timedelta(minutes=30))
+            crisis.record_screen(worker, c, {"q1": "yes", "q2": "yes", "q3": "yes", "q4": "no", "q5": "no",
+                                             "q6": "no"})
+            clock.freeze(start + timedelta(minutes=70))
+            crisis.save_safety_plan(worker, c, {
+                "warning_signs": "Staying in my room; not answering messages; not sleeping.",
+                "internal_coping": "Drawing; music with headphones; a walk round the block.",
+                "distraction": "The library at lunchtime; my cousin's house.",
+                "help_people": "Aunt Mei; my friend Lili.",
+                "professionals": "School social worker (room 104); 12356 mental-health line; 120 ambulance.",
+                "safe_environment": "Mother will lock the tablets away today.",
+                "reasons_for_living": "My little brother; drawing."})
+            guardian = next((g for g in cases[0].student.guardians if not g.contact_restricted), None)
+            if guardian is not None:
+                crisis.record_step(worker, c, "guardian", "done", occurred_at=clock.now(),
+                                   details={"guardian_id": guardian.id, "method": "phone", "reached": "yes"},
+                                   note="Mother came to school; agreed to lock away medicines.")
+            clock.freeze(start + timedelta(hours=25))
+            crisis.record_follow_up(worker, c.follow_ups[0], "done", "Calmer; went to every lesson; used the plan "
+                                                                    "once last night.")
+            # A crisis from last term, signed off.
+            old = now - timedelta(days=60)
+            clock.freeze(old)
+            done = crisis.start_crisis(worker, cases[1].student, crisis_type="family_crisis",
+                                       occurred_at=old - timedelta(hours=1),
+                                       account="Father died suddenly at the weekend.")
+            alert_services.acknowledge(assistant, done.alert)
+            crisis.record_step(worker, done, "safe_now", "done", occurred_at=old, note="With his form tutor.")
+            crisis.record_step(worker, done, "guardian", "waive", note="Mother is at the hospital; the uncle "
+                                                                       "collected him and was told.")
+            for fu in done.follow_ups:
+                clock.freeze(fu.due_at)
+                crisis.record_follow_up(worker, fu, "done", "Grieving, attending; sees the school counsellor.")
+            crisis.request_signoff(worker, done, "Supported through the first month; weekly sessions continue "
+                                                 "under the case plan.")
+            crisis.decide_signoff(assistant, done, "approve", "Well supported.")
+        finally:
+            clock.freeze(None)
+    db.session.flush()
 
 
 def _casework(users, now):

@@ -88,6 +88,155 @@ LABELS = {
         "partly": _l("Some goals met"),
         "none": _l("Goals not met"),
     },
+    "agency_type": {
+        "mental_health": _l("Mental health"),
+        "child_protection": _l("Child protection"),
+        "medical": _l("Medical"),
+        "family_services": _l("Family services"),
+        "youth_services": _l("Youth services"),
+        "legal_aid": _l("Legal aid"),
+        "housing_income": _l("Housing and income"),
+        "disability": _l("Disability"),
+        "substance_use": _l("Substance use"),
+        "other": lazy_pgettext("agency type", "Other"),
+    },
+    "info_item": {
+        "identity": _l("Name, date of birth and school"),
+        "guardian_contact": _l("Guardians' contact details"),
+        "reason": _l("Why the student is referred"),
+        "assessment_summary": _l("Summary of the school's assessment"),
+        "risk_information": _l("Risk and safety information"),
+        "school_report": _l("Attendance and school report"),
+        "health_information": _l("Health information"),
+    },
+    "consent_method": {
+        "signed_form": _l("Signed form"),
+        "verbal_witnessed": _l("Verbal, with a witness"),
+    },
+    "referral_urgency": {
+        "routine": _l("Routine"),
+        "soon": _l("Within two weeks"),
+        "urgent": _l("Urgent"),
+    },
+    "exemption": {
+        "mandated_report": _l("Mandated report (no consent needed)"),
+        "emergency": _l("Emergency: a threat to life or health"),
+    },
+    "referral_state": {
+        "draft": _l("Draft"),
+        "sent": _l("Sent"),
+        "acknowledged": _l("Acknowledged by the agency"),
+        "accepted": _l("Accepted"),
+        "waitlisted": _l("On the waiting list"),
+        "declined": _l("Declined by the agency"),
+        "first_appointment": _l("First appointment"),
+        "in_service": _l("In service"),
+        "closed": lazy_pgettext("referral", "Closed"),
+    },
+    "referral_outcome": {
+        "engaged_helped": _l("Engaged and helped"),
+        "did_not_engage": _l("Did not engage"),
+        "declined_by_family": _l("Declined by the family"),
+        "transferred": _l("Transferred"),
+        "other": lazy_pgettext("referral outcome", "Other"),
+    },
+    "visit_state": {
+        "planned": _l("planned"),
+        "returned": _l("back, checked in"),
+        "cancelled": _l("cancelled"),
+    },
+    "restriction_kind": {
+        "no_contact": _l("No contact"),
+        "no_information": _l("No information to be shared"),
+        "no_pickup": _l("No pick-up"),
+    },
+    "restriction_basis": {
+        "court_order": _l("Court order"),
+        "safeguarding": _l("Safeguarding decision"),
+        "other": lazy_pgettext("restriction basis", "Other"),
+    },
+    "contact_method_family": {
+        "phone": _l("Phone call"),
+        "message": _l("Message"),
+        "letter": _l("Letter"),
+        "school_meeting": _l("Meeting at school"),
+        "home_visit": _l("Home visit"),
+        "video": _l("Video call"),
+        "parent_interview": _l("Parent interview"),
+        "parent_training": _l("Parent training session"),
+    },
+    "contact_purpose": {
+        "update": _l("Keeping the family informed"),
+        "concern": _l("A concern about the student"),
+        "plan": _l("The case plan"),
+        "crisis": _l("A crisis"),
+        "attendance": _l("Attendance"),
+        "consent": _l("Consent"),
+        "other": lazy_pgettext("contact purpose", "Other"),
+    },
+    "initiator": {
+        "school": _l("We did"),
+        "family": _l("The family did"),
+        "other": lazy_pgettext("initiator", "Someone else"),
+    },
+    "crisis_type": {
+        "suicide_self_harm": _l("Suicide or self-harm risk"),
+        "harm_to_others": _l("Risk of harm to others"),
+        "abuse_neglect": _l("Abuse or neglect disclosure"),
+        "bullying_violence": _l("Serious bullying or violence"),
+        "family_crisis": _l("Family crisis (bereavement, domestic violence, homelessness)"),
+        "missing_student": _l("Missing student"),
+        "other": lazy_pgettext("crisis type", "Other"),
+    },
+    "crisis_state": {
+        "open": _l("In progress"),
+        "submitted": _l("Awaiting sign-off"),
+        "closed": lazy_pgettext("crisis", "Closed"),
+    },
+    "crisis_step": {
+        "safe_now": _l("The student is safe and supervised now"),
+        "risk_screen": _l("Suicide-risk screen"),
+        "emergency": _l("Emergency services or hospital"),
+        "guardian": _l("Guardian notified"),
+        "mandated_report": _l("Mandated report to the authorities"),
+        "hearing": _l("Both students heard and actions decided"),
+        "families_outcome": _l("Both families told the outcome"),
+        "safety_plan": _l("Safety plan written with the student"),
+        "reentry": _l("Re-entry meeting"),
+    },
+    "step_state": {
+        "pending": _l("To do"),
+        "done": _l("Done"),
+        "waived": _l("Waived with a reason"),
+    },
+    "screen_level": {
+        "none": _l("no risk identified"),
+        "low": _l("low risk"),
+        "moderate": _l("moderate risk"),
+        "high": _l("high risk"),
+    },
+    "emergency_service": {
+        "police": _l("Police"),
+        "ambulance": _l("Ambulance"),
+        "hospital": _l("Hospital emergency department"),
+        "crisis_team": _l("Mental-health crisis team"),
+        "other": lazy_pgettext("emergency service", "Other"),
+    },
+    "contact_method": {
+        "phone": _l("Phone call"),
+        "in_person": _l("In person"),
+        "video": _l("Video call"),
+        "message": _l("Written message"),
+    },
+    "safety_plan_section": {
+        "warning_signs": _l("1. Warning signs that a crisis may be developing"),
+        "internal_coping": _l("2. Things I can do on my own to take my mind off my problems"),
+        "distraction": _l("3. People and places that help me feel better"),
+        "help_people": _l("4. Family members or friends I can ask for help"),
+        "professionals": _l("5. Professionals and crisis lines I can contact"),
+        "safe_environment": _l("6. Making my surroundings safe"),
+        "reasons_for_living": _l("The most important thing to me, worth living for"),
+    },
     "escalation_state": {
         "open": _l("Waiting for an answer"),
         "advised": _l("Advised"),
@@ -118,6 +267,22 @@ def _datetime(d, fmt=None):
     if fmt:
         return format_datetime(d, fmt)
     return f"{format_date(d, 'medium')} {format_time(d, 'short')}"
+
+
+def local_date(moment):
+    """The school's calendar day (PORTAL_TIMEZONE) of a stored UTC time, also outside a request."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    from flask import has_app_context
+    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC"
+    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).date()
+
+
+def local_today():
+    """Today on the school's clock: what "today" and "in the past" mean to people."""
+    from . import clock
+    return local_date(clock.now())
 
 
 def names(items) -> str:
@@ -162,6 +327,8 @@ def register(app):
     app.jinja_env.globals.update(label=label, allowed=allowed, url_with=url_with,
                                  get_locale=get_locale, config_categories=config_categories, age=age)
     app.jinja_env.filters["category_label"] = lambda code: label("concern_category", code)
+    app.jinja_env.filters["restriction_label"] = lambda code: label("restriction_kind", code)
+    app.jinja_env.filters["info_item_label"] = lambda code: label("info_item", code)
     app.jinja_env.filters["names"] = names
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     # A medium date and a short time read unambiguously in both languages, without seconds.

@@ -91,6 +91,34 @@ def _can_read_note(u, note):
     return _casework(u) and (in_team(u, note.case) or has_grant(u, note.case))
 
 
+def _crisis_responder(u, crisis):
+    """Whoever started a crisis, and everyone its alert reached, work on that crisis while it is
+    open, without becoming members of the case (whose notes and records stay with its team)."""
+    if not crisis.is_open:
+        return False
+    return crisis.started_by_id == u.id or (
+        crisis.alert is not None and any(r.user_id == u.id for r in crisis.alert.recipients))
+
+
+def _open_cases_of(student):
+    def compute():
+        return tuple(db.session.scalars(select(Case).where(Case.student_id == student.id, Case.status != "closed")))
+    return _memo(("open_cases", student.id), _Anyone, compute)
+
+
+class _Anyone:  # memo key for facts that do not depend on the user
+    id = 0
+
+
+def _family_keeper(u, student):
+    """A student's family members and their details: the team of the student's open case (who
+    work with the family), or, with no open case, the school's case workers."""
+    if not _casework(u) or student.school_id not in school_ids(u):
+        return False
+    cases = _open_cases_of(student)
+    return not cases or any(in_team(u, c) for c in cases)
+
+
 def _can_read_concern(u, c):
     """New: the school's case workers (to triage). Linked: the case team. Closed without action:
     whoever triaged it and their line."""
@@ -160,6 +188,40 @@ RULES = {
     "case.escalate": lambda u, o: _casework(u) and o.worker_id in team_scope(u) and o.is_open,
     "escalation.respond": lambda u, o: u.role in SUPERVISOR_ROLES and (
         o.to_user_id == u.id or o.to_user_id in line_below(u)),
+    # Crisis: any case worker of the school may start one (a crisis cannot wait for the case's own
+    # worker); the team acts on it; the assigned worker or their line asks for sign-off; someone
+    # above the assigned worker signs off.
+    "crisis.start": lambda u, o: _casework(u) and o.school_id in school_ids(u) and o.active,
+    "crisis.view": lambda u, o: _casework(u) and (in_team(u, o.case) or has_grant(u, o.case)
+                                                  or _crisis_responder(u, o)),
+    "crisis.act": lambda u, o: _casework(u) and (in_team(u, o.case) or _crisis_responder(u, o)),
+    "crisis.request_signoff": lambda u, o: _casework(u) and o.case.worker_id in team_scope(u),
+    "crisis.signoff": lambda u, o: u.role in SUPERVISOR_ROLES and o.case.worker_id in line_below(u),
+    # Family: the school's case workers keep a student's family members and record restrictions
+    # (safety first); lifting one takes a supervisor. Contacts and visits belong to the case team;
+    # a supervisor above the case's worker may override a restriction, with a reason.
+    "guardian.edit": lambda u, o: _family_keeper(u, o),
+    "restriction.add": lambda u, o: _family_keeper(u, o),
+    "restriction.lift": lambda u, o: u.role in SUPERVISOR_ROLES and _family_keeper(u, o.guardian.student) and (
+        not _open_cases_of(o.guardian.student) or any(c.worker_id in line_below(u)
+                                                        for c in _open_cases_of(o.guardian.student))),
+    "contact.create": lambda u, o: _casework(u) and in_team(u, o) and o.is_open,
+    "contact.follow_up": lambda u, o: _casework(u) and in_team(u, o.case),
+    "family.override": lambda u, o: u.role in SUPERVISOR_ROLES and o.worker_id in line_below(u),
+    "visit.plan": lambda u, o: _casework(u) and in_team(u, o) and o.is_open,
+    # The people on the visit, the case team, and the line above the visitor (who is alerted).
+    "visit.view": lambda u, o: _casework(u) and (in_team(u, o.case) or u.id in (
+        o.visitor_id, o.companion_id, o.checkin_contact_id) or o.visitor_id in line_below(u)),
+    "visit.cancel": lambda u, o: _casework(u) and in_team(u, o.case),
+    # Referrals: the directory is read by case workers and kept by supervisors and administrators;
+    # consent and referrals belong to the case team.
+    "agency.view": lambda u, o: _casework(u) or _admin(u),
+    "agency.manage": lambda u, o: _admin(u) or u.role in SUPERVISOR_ROLES,
+    "consent.record": lambda u, o: _casework(u) and in_team(u, o) and o.is_open,
+    "consent.revoke": lambda u, o: _casework(u) and in_team(u, o.case),
+    "referral.create": lambda u, o: _casework(u) and in_team(u, o) and o.is_open,
+    "referral.view": lambda u, o: _casework(u) and (in_team(u, o.case) or has_grant(u, o.case)),
+    "referral.update": lambda u, o: _casework(u) and in_team(u, o.case),
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

@@ -1,16 +1,18 @@
-"""The one alert mechanism (urgent concerns now; crises and home visits later).
+"""The one alert mechanism (urgent concerns, crises, emergency access; home visits later).
 
 raise_alert() picks nobody by itself: callers pass recipients, usually school_responders(), the
 school's on-duty workers and everyone above them on the supervision line.
 """
-from ..web import public_url
+from datetime import timedelta
+
 from flask_babel import force_locale, gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import audit, clock, mail
 from ..extensions import db
 from ..models import Alert, AlertRecipient, Notification, User
+from ..web import public_url
 from ..models.people import CASEWORK_ROLES
 
 
@@ -44,26 +46,117 @@ def school_responders(school_id) -> set[int]:
     return first | active_above
 
 
-def raise_alert(kind, *, school_id, source, link, recipients, raised_by=None, params=None):
+def line_chain(user) -> list:
+    """The active people above `user`, nearest first (a loop in a corrupted line ends it)."""
+    chain, seen, person = [], {user.id}, user.supervisor
+    while person is not None and person.id not in seen:
+        seen.add(person.id)
+        if person.active:
+            chain.append(person)
+        person = person.supervisor
+    return chain
+
+
+def raise_alert(kind, *, school_id, source, link, recipients, raised_by=None, params=None,
+                line_of=None, escalate_minutes=None):
+    """Alert `recipients` now. With line_of and escalate_minutes, the alert climbs line_of's
+    supervision line one person every escalate_minutes until someone on that line acknowledges."""
     alert = Alert(kind=kind, school_id=school_id, source_type=source.__tablename__, source_id=source.id,
                   link=link, params=params or {}, raised_by=raised_by, created_at=clock.now())
     alert.recipients = [AlertRecipient(user_id=uid, notified_at=alert.created_at) for uid in sorted(recipients)]
+    if line_of is not None and escalate_minutes:
+        alert.line_of_id, alert.escalate_minutes = line_of.id, escalate_minutes
+        chain = line_chain(line_of)
+        if raised_by is not None and raised_by.id in {p.id for p in chain}:
+            alert.settled_at, alert.settled_by = alert.created_at, raised_by  # raised by the line itself
+        elif any(p.id not in recipients for p in chain):
+            alert.next_escalation_at = alert.created_at + timedelta(minutes=escalate_minutes)
     db.session.add(alert)
     db.session.flush()
     audit.record("alert.raised", alert, actor=raised_by,
                  details={"kind": kind, "recipients": sorted(recipients), "source": [alert.source_type, source.id]})
-    for user in db.session.scalars(select(User).where(User.id.in_(recipients))):
+    _mail(alert, recipients)
+    return alert
+
+
+def supersede(source, by):
+    """An urgent report that became a crisis: its alert is answered by the crisis's own alert
+    (which escalates), so nobody keeps two banners for one incident."""
+    now = clock.now()
+    for alert in db.session.scalars(select(Alert).where(Alert.source_type == source.__tablename__,
+                                                        Alert.source_id == source.id)):
+        open_ = [r for r in alert.recipients if r.acknowledged_at is None]
+        for r in open_:
+            r.acknowledged_at = now
+        if open_:
+            audit.record("alert.superseded", alert, actor=by, details={"users": [r.user_id for r in open_]})
+
+
+def _mail(alert, user_ids):
+    for user in db.session.scalars(select(User).where(User.id.in_(user_ids))):
         with force_locale(user.locale or "en"):
             mail.queue(user.email, _("Portal alert: %(what)s", what=describe(alert)),
                       _("%(what)s. Open the portal to see it: %(link)s",
                         what=describe(alert), link=public_url("alerts.open_alert", alert_id=alert.id)))
-    return alert
+
+
+def escalate_due_alerts() -> int:
+    """Add the next person up the line to every alert whose acknowledgement is overdue.
+
+    Safe to run from several processes at once: each alert is claimed by a conditional UPDATE
+    before it is escalated, so a tier is never skipped or alerted twice."""
+    now = clock.now()
+    done = 0
+    for alert_id, due in db.session.execute(select(Alert.id, Alert.next_escalation_at).where(
+            Alert.next_escalation_at <= now, Alert.settled_at.is_(None))).all():
+        claimed = db.session.execute(update(Alert).where(Alert.id == alert_id, Alert.next_escalation_at == due)
+                                     .values(next_escalation_at=None)).rowcount
+        if not claimed:
+            continue
+        alert = db.session.get(Alert, alert_id)
+        db.session.refresh(alert)
+        alerted = {r.user_id for r in alert.recipients}
+        waiting = [p for p in line_chain(db.session.get(User, alert.line_of_id)) if p.id not in alerted]
+        if not waiting:
+            continue
+        person = waiting[0]
+        alert.recipients.append(AlertRecipient(user_id=person.id, notified_at=now))
+        alert.tier = (alert.tier or 0) + 1
+        if len(waiting) > 1:
+            alert.next_escalation_at = now + timedelta(minutes=alert.escalate_minutes)
+        db.session.flush()
+        audit.record("alert.escalated", alert, actor=audit.SYSTEM, details={"to": person.id, "tier": alert.tier})
+        _mail(alert, {person.id})
+        done += 1
+    return done
+
+
+# Periodic work (escalations, missed follow-ups): run by `flask sweep` from cron and, at most every
+# SWEEP_SECONDS per process, by the live poll every open page makes, so nothing waits for cron.
+_SWEEPS = [escalate_due_alerts]
+
+
+def sweep_task(fn):
+    _SWEEPS.append(fn)
+    return fn
+
+
+def sweep() -> int:
+    return sum(fn() or 0 for fn in _SWEEPS)
 
 
 def describe(alert) -> str:
     """What an alert says: the kind of event and who raised it, never the student or content."""
     if alert.kind == "break_glass":
         return _("Emergency access to a case of your line by %(who)s", who=alert.params.get("by", ""))
+    if alert.kind == "crisis":
+        if alert.tier and alert.settled_at is None:
+            return _("Crisis at %(school)s started by %(who)s: nobody on the supervision line has "
+                     "acknowledged it yet", school=alert.params.get("school", ""), who=alert.params.get("by", ""))
+        return _("Crisis at %(school)s started by %(who)s", school=alert.params.get("school", ""),
+                 who=alert.params.get("by", ""))
+    if alert.kind == "visit_overdue":
+        return _("%(who)s has not checked in after a home visit", who=alert.params.get("by") or alert.params.get("visitor", ""))
     if alert.kind == "concern_urgent":
         from ..i18n import label
         return _("Urgent concern (%(urgency)s) reported by %(who)s",
@@ -86,6 +179,10 @@ def acknowledge(user, alert):
     if rec.acknowledged_at is None:
         rec.acknowledged_at = clock.now()
         audit.record("alert.acknowledged", alert, actor=user)
+        if alert.line_of_id and alert.settled_at is None and \
+                user.id in {p.id for p in line_chain(db.session.get(User, alert.line_of_id))}:
+            # Someone on the line has it: stop climbing.
+            alert.settled_at, alert.settled_by, alert.next_escalation_at = rec.acknowledged_at, user, None
     return True
 
 
@@ -117,6 +214,27 @@ def describe_notification(n) -> str:
     if n.kind == "escalation_answered":
         return _("%(by)s answered your escalation of case %(case)s", case=n.params.get("case", ""),
                  by=n.params.get("by", ""))
+    if n.kind == "restricted_contact":
+        return _("A person under a contact restriction contacted the school (case %(case)s, logged by %(by)s)",
+                 case=n.params.get("case", ""), by=n.params.get("by", ""))
+    if n.kind == "restriction_lifted":
+        return _("%(by)s lifted a contact restriction on the family of case %(case)s", case=n.params.get("case", ""),
+                 by=n.params.get("by", ""))
+    if n.kind == "visit_checkin_contact":
+        return _("You are the check-in colleague for a home visit by %(who)s", who=n.params.get("visitor", ""))
+    if n.kind == "crisis_high":
+        return _("High suicide risk found by %(by)s's screen in crisis %(ref)s", by=n.params.get("by", ""),
+                 ref=n.params.get("ref", ""))
+    if n.kind == "crisis_signoff":
+        return _("%(by)s asks you to sign off crisis %(ref)s", by=n.params.get("by", ""), ref=n.params.get("ref", ""))
+    if n.kind == "crisis_decided":
+        if n.params.get("status") == "approved":
+            return _("Crisis %(ref)s was signed off by %(by)s", ref=n.params.get("ref", ""), by=n.params.get("by", ""))
+        return _("Crisis %(ref)s was returned for more work by %(by)s", ref=n.params.get("ref", ""),
+                 by=n.params.get("by", ""))
+    if n.kind == "follow_up_missed":
+        return _("A follow-up of crisis %(ref)s (case %(case)s) was missed", ref=n.params.get("ref", ""),
+                 case=n.params.get("case", ""))
     if n.kind == "line_changed":
         return _("The supervision line changed: %(name)s (changed by %(by)s)",
                  name=n.params.get("name", ""), by=n.params.get("by", ""))

@@ -1,4 +1,6 @@
-from flask import abort, redirect, request
+import time
+
+from flask import abort, current_app, redirect, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select, update
@@ -24,11 +26,28 @@ def live_state(user):
     }
 
 
+def _maybe_sweep():
+    """Escalations must not wait for cron: the live poll runs the sweep, at most every
+    SWEEP_SECONDS per process. A failure is logged and never breaks the page."""
+    state = current_app.extensions.setdefault("portal_sweep", {"at": None})
+    now = time.monotonic()
+    if state["at"] is not None and now - state["at"] < current_app.config["SWEEP_SECONDS"]:
+        return
+    state["at"] = now
+    try:
+        if services.sweep():
+            db.session.commit()
+    except Exception:  # noqa: BLE001  (the poll must keep working)
+        db.session.rollback()
+        current_app.logger.exception("sweep failed")
+
+
 @bp.route("/live")
 @login_required
 def live():
     """Polled every 30 seconds by every page: alert banners and badge counts."""
     require("home.view")
+    _maybe_sweep()
     return render("alerts/live_page.html", "alerts/_live.html", oob=is_htmx(), **live_state(current_user))
 
 

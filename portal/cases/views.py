@@ -9,7 +9,7 @@ from .. import audit
 from ..extensions import db
 from ..formkit import choices
 from ..i18n import label
-from ..models import Case, CaseMember, Student, User
+from ..models import Case, CaseMember, Guardian, Student, User
 from ..models.cases import CASE_STATUSES, RISK_LEVELS
 from ..permissions import can, require, visible_cases_clause
 from ..web import is_htmx, render, see_other, toast
@@ -36,7 +36,8 @@ def load_case(case_id) -> Case:
     case = db.session.scalar(
         select(Case).where(Case.id == case_id)
         .options(joinedload(Case.student).options(joinedload(Student.school),
-                                                  selectinload(Student.guardians)),
+                                                  selectinload(Student.guardians).selectinload(
+                                                      Guardian.restrictions)),
                  joinedload(Case.worker),
                  selectinload(Case.members).joinedload(CaseMember.user)))
     if case is None:

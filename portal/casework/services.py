@@ -18,25 +18,18 @@ from ..extensions import db
 from ..models import Assessment, Case, CasePlan, Closure, Escalation, ReviewEntry, ServiceRecord, Student, User
 from ..models.casework import ASSESSMENT_AREAS, CLOSURE_REASONS, GOALS_MET, RATINGS, SERVICE_KINDS
 from ..permissions import line_below
+from ..rules import RuleError, clean_text
 from ..web import path_for
 
 MAX_TEXT = 10000
 
 
-class WorkError(ValueError):
-    def __init__(self, field, code):
-        super().__init__(code)
-        self.field = field
-        self.code = code
+class WorkError(RuleError):
+    pass
 
 
 def _text(value, field, required=True, limit=MAX_TEXT):
-    value = (value or "").strip()
-    if required and not value:
-        raise WorkError(field, "required")
-    if len(value) > limit:
-        raise WorkError(field, "too_long")
-    return value
+    return clean_text(value, field, required=required, limit=limit, error=WorkError)
 
 
 def _entry(actor, case, subject, action, comment=None, snapshot=None):
@@ -239,9 +232,17 @@ def pending_closure(case):
     return db.session.scalar(select(Closure).where(Closure.case_id == case.id, Closure.status == "submitted"))
 
 
+def _no_open_crisis(case):
+    """A case cannot close over an open crisis: its follow-ups and sign-off would be orphaned."""
+    from ..models import Crisis
+    if db.session.scalar(select(Crisis.id).where(Crisis.case_id == case.id, Crisis.status != "closed").limit(1)):
+        raise WorkError(None, "crisis_open")
+
+
 def request_closure(actor, case, *, reason, goals_met, summary):
     if not case.is_open:
         raise WorkError(None, "already_handled")
+    _no_open_crisis(case)
     if pending_closure(case) is not None:
         raise WorkError(None, "closure_pending")
     if reason not in CLOSURE_REASONS:
@@ -272,6 +273,7 @@ def decide_closure(actor, closure, decision, comment, *, version=None):
         timeline.add(closure.case, "closure_returned", actor=actor, ref=closure)
     elif decision == "approve":
         comment = _text(comment, "comment", required=False, limit=4000)
+        _no_open_crisis(closure.case)
         closure.status = "approved"
         from ..cases import services as case_services
         case_services.close_case(closure.author, closure.case, approved_by=actor)
@@ -388,13 +390,15 @@ def escalation_queue_statement(user, worker_id=None, school_id=None):
 def queue_counts(user) -> dict:
     below = line_below(user)
     if not below:
-        return {"plans": 0, "records": 0, "closures": 0, "escalations": 0}
+        return {"plans": 0, "records": 0, "closures": 0, "escalations": 0, "crises": 0, "referrals": 0}
+    from ..crisis.services import queue_count as crisis_count
+    from ..referrals.services import queue_count as referral_count
     count = lambda m: db.session.scalar(select(func.count()).select_from(m).where(  # noqa: E731
         m.status == "submitted", m.author_id.in_(below)))
     escalations = db.session.scalar(select(func.count()).select_from(Escalation).where(
         Escalation.status == "open", Escalation.to_user_id.in_(set(below) | {user.id})))
     return {"plans": count(CasePlan), "records": count(ServiceRecord), "closures": count(Closure),
-            "escalations": escalations}
+            "escalations": escalations, "crises": crisis_count(user), "referrals": referral_count(user)}
 
 
 def line_people(user):
@@ -465,7 +469,8 @@ def _assessment(p):
 
 def my_day(user, horizon_days=7):
     """What is due for a worker: plan reviews due or overdue, records and requests returned to them."""
-    today = clock.now().date()
+    from ..i18n import local_today
+    today = local_today()  # the school's day, not UTC's
     plans_due = db.session.scalars(
         select(CasePlan).join(Case, Case.id == CasePlan.case_id)
         .where(CasePlan.status == "approved", Case.worker_id == user.id, Case.status != "closed",

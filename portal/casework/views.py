@@ -37,6 +37,7 @@ def _messages():
         "one_narrative": _("Write a note for at least one area."),
         "closure_pending": _("A closure request for this case is already waiting for approval."),
         "already_open": _("This student already has another open case."),
+        "crisis_open": _("A crisis on this case is still open: it needs its follow-ups and sign-off before the case can close."),
         "illegal_transition": _("That is not possible in the case's current state."),
         "no_one_above": _("There is nobody above you on the supervision line to send this case to."),
         "already_escalated": _("This case is already waiting for an answer from higher up the line."),
@@ -523,9 +524,19 @@ def plan_decide(case_id, plan_id):
 @login_required
 def my_day():
     require("case.list")
+    from .. import clock
     from ..concerns.services import new_concern_count
+    from ..crisis import protocol, services as crisis_services
+    from ..family import services as family_services
+    from ..referrals import services as referral_services
     ctx = services.my_day(current_user)
     return render("casework/my_day.html", **ctx, new_concerns=new_concern_count(current_user),
+                  follow_ups=crisis_services.my_follow_ups(current_user),
+                  open_crises=crisis_services.my_open_crises(current_user), blockers=crisis_services.blockers,
+                  is_missed=crisis_services.is_missed, now=clock.now(), describe_cadence=protocol.describe_cadence,
+                  family_follow_ups=family_services.follow_ups_due(current_user),
+                  stale_referrals=referral_services.my_stale(current_user),
+                  visits=family_services.my_visits(current_user),
                   queue=services.queue_counts(current_user) if can(current_user, "review.queue") else None)
 
 
@@ -535,8 +546,10 @@ def my_day():
 @login_required
 def review_queue():
     require("review.queue")
-    tab = request.args.get("tab") if request.args.get("tab") in ("records", "plans", "closures", "escalations") \
-        else "records"
+    tabs = ("crises", "records", "plans", "closures", "escalations", "referrals")
+    counts = services.queue_counts(current_user)
+    # Crises come first when there are any: they cannot wait behind paperwork.
+    tab = request.args.get("tab") if request.args.get("tab") in tabs else ("crises" if counts["crises"] else "records")
     worker_id = request.args.get("worker", type=int)
     school_id = request.args.get("school", type=int)
     people = services.line_people(current_user)
@@ -544,7 +557,13 @@ def review_queue():
         worker_id = None
     if school_id not in school_ids(current_user):
         school_id = None
-    if tab == "escalations":
+    if tab == "crises":
+        from ..crisis import services as crisis_services
+        stmt = crisis_services.queue_statement(current_user, worker_id, school_id)
+    elif tab == "referrals":
+        from ..referrals import services as referral_services
+        stmt = referral_services.queue_statement(current_user, worker_id, school_id)
+    elif tab == "escalations":
         stmt = services.escalation_queue_statement(current_user, worker_id, school_id)
     else:
         model = {"records": ServiceRecord, "plans": CasePlan, "closures": Closure}[tab]
@@ -555,9 +574,17 @@ def review_queue():
     schools = db.session.scalars(select(School).where(School.id.in_(school_ids(current_user)))
                                  .order_by(School.name)).all()
     from .. import clock
-    return render("casework/review.html", "casework/_queue.html", tab=tab, page=page,
-                  counts=services.queue_counts(current_user), people=people, schools=schools,
+    extra = {}
+    if tab == "crises":
+        from ..crisis import protocol
+        from ..crisis.services import grace, held_late, is_missed
+        extra = {"is_missed": is_missed, "held_late": held_late, "grace": grace(),
+                 "describe_cadence": protocol.describe_cadence}
+    queue_template = {"crises": "crisis/_queue.html", "referrals": "referrals/_queue.html"}.get(
+        tab, "casework/_queue.html")
+    return render("casework/review.html", queue_template, tab=tab, page=page, queue_template=queue_template,
+                  counts=counts, people=people, schools=schools,
                   worker_id=worker_id, school_id=school_id, now=clock.now(),
                   goals=lambda plan: services.plan_json(plan)[0],
                   form=lambda item: (RespondForm if tab == "escalations" else ReviewForm)(
-                      formdata=None, version=item.version_id))
+                      formdata=None, version=item.version_id), **extra)

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, IntegerField, RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from ..admin.forms import MultiCheckboxField
+from ..formkit import MultiCheckboxField
 from ..formkit import choices
 from ..i18n import LABELS
 from ..models.concerns import CONCERN_CATEGORIES, URGENCIES

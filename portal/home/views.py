@@ -47,4 +47,9 @@ def index():
         select(Case).where(visible, Case.status != "closed", Case.risk_level == "high")
         .options(joinedload(Case.student), joinedload(Case.worker))
         .order_by(Case.updated_at.desc()).limit(10)).all()
-    return render("home/casework.html", by_status=by_status, by_risk=by_risk, mine=mine, high=high)
+    from ..models import Crisis
+    crises = db.session.scalars(
+        select(Crisis).join(Case, Case.id == Crisis.case_id).where(visible, Crisis.status != "closed")
+        .options(joinedload(Crisis.case).joinedload(Case.student), joinedload(Crisis.alert))
+        .order_by(Crisis.started_at.desc()).limit(10)).all()
+    return render("home/casework.html", by_status=by_status, by_risk=by_risk, mine=mine, high=high, crises=crises)

@@ -4,13 +4,18 @@ from .cases import Case, CaseMember, TimelineEntry
 from .casework import Assessment, CasePlan, Closure, Escalation, ReviewEntry, ServiceRecord
 from .alerts import Alert, AlertRecipient, Notification
 from .concerns import Concern
+from .crisis import Crisis, CrisisStep, FollowUp, RiskScreen, SafetyPlan
+from .family import ContactPerson, ContactRestriction, FamilyContact, HomeVisit
+from .referrals import Agency, Consent, Disclosure, Referral, ReferralEvent
 from .keys import DataKey
 from .notes import AccessGrant, Attachment, Note, NoteVersion
 from .people import LoginSession, School, User, user_schools
 from .students import Guardian, Student
 
 __all__ = [
-    "Alert", "AlertRecipient", "Concern", "Notification", "Assessment", "CasePlan", "Closure", "Escalation", "ReviewEntry", "ServiceRecord",
+    "Alert", "AlertRecipient", "Concern", "Crisis", "CrisisStep", "FollowUp", "RiskScreen", "SafetyPlan",
+    "ContactPerson", "ContactRestriction", "FamilyContact", "HomeVisit",
+    "Agency", "Consent", "Disclosure", "Referral", "ReferralEvent", "Notification", "Assessment", "CasePlan", "Closure", "Escalation", "ReviewEntry", "ServiceRecord",
     "AccessGrant", "Attachment", "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession", "Note", "NoteVersion",
     "School", "Student", "TimelineEntry", "User", "user_schools",
 ]

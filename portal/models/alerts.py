@@ -5,7 +5,7 @@ any case content: a lost phone or a forwarded email leaks nothing.
 """
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import clock
@@ -25,9 +25,18 @@ class Alert(db.Model):
     source_id: Mapped[int] = mapped_column()
     link: Mapped[str] = mapped_column(String(200))
     params: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Escalation up a supervision line (crises): while nobody on `line_of`'s line has acknowledged,
+    # the next person up is added every `escalate_minutes`. settled_at ends it.
+    line_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    escalate_minutes: Mapped[int | None] = mapped_column(Integer)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    tier: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     school: Mapped[School] = relationship()
-    raised_by: Mapped[User | None] = relationship()
+    raised_by: Mapped[User | None] = relationship(foreign_keys=[raised_by_id])
+    settled_by: Mapped[User | None] = relationship(foreign_keys=[settled_by_id])
     recipients: Mapped[list["AlertRecipient"]] = relationship(back_populates="alert",
                                                               cascade="all, delete-orphan")
 

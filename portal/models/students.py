@@ -2,7 +2,7 @@
 import re
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import clock
@@ -67,13 +67,39 @@ class Guardian(db.Model):
     language: Mapped[str | None] = mapped_column(String(40))
     interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False)
     lives_with_student: Mapped[bool] = mapped_column(Boolean, default=True)
-    # A person who must not be contacted (court order, safeguarding decision). Issue-level detail
-    # lives with the family feature; the flag must be visible wherever the guardian appears.
+    legal_responsibility: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    contact_times: Mapped[str | None] = mapped_column(String(200))
+    # Someone who must not be contacted or told (court order, safeguarding decision): kept in step
+    # with the active ContactRestriction rows by the family services, so every list can show it
+    # without loading them.
     contact_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     phone_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     email_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    version_id: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     student: Mapped[Student] = relationship(back_populates="guardians")
+    restrictions: Mapped[list["ContactRestriction"]] = relationship(  # noqa: F821
+        back_populates="guardian", cascade="all, delete-orphan", order_by="ContactRestriction.created_at")
+
+    __mapper_args__ = {"version_id_col": version_id}
 
     phone = encrypted("phone_ct", key_owner=lambda self: self.student)
     email = encrypted("email_ct", key_owner=lambda self: self.student)
+    address = encrypted("address_ct", key_owner=lambda self: self.student)
+
+    @property
+    def active_restrictions(self):
+        return [r for r in self.restrictions if r.active]
+
+    @property
+    def no_contact(self) -> bool:
+        """Under a restriction in force that forbids contact or sharing information. The rows
+        decide (an order ends by its date); the flag stands in only where no row was ever kept."""
+        if self.restrictions:
+            return any(r.blocks_contact for r in self.restrictions)
+        return self.contact_restricted
+
+    @property
+    def has_restriction(self) -> bool:
+        return self.no_contact or bool(self.active_restrictions)

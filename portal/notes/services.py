@@ -160,7 +160,7 @@ def grants_for(case):
 
 
 READ_ACTIONS = ("case.viewed", "notes.read", "note.history_viewed", "attachment.downloaded",
-                "case.break_glass")
+                "case.break_glass", "crisis.read", "crisis.safety_plan_printed")
 
 
 def read_log(case, page: int, per_page: int):

@@ -5,7 +5,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from .. import audit
 from ..extensions import db
-from ..models import Case, Student
+from ..models import Case, Guardian, Student
 from ..permissions import can, require, visible_cases_clause
 from ..web import render
 from . import bp
@@ -26,7 +26,8 @@ def search():
 @login_required
 def show(student_id):
     student = db.session.scalar(select(Student).where(Student.id == student_id)
-                                .options(joinedload(Student.school), selectinload(Student.guardians)))
+                                .options(joinedload(Student.school),
+                                         selectinload(Student.guardians).selectinload(Guardian.restrictions)))
     if student is None:
         abort(404)
     require("student.view", student)
@@ -37,5 +38,13 @@ def show(student_id):
         .options(joinedload(Case.worker)).order_by(Case.opened_at.desc())).all()
     has_open = db.session.scalar(select(Case.id).where(Case.student_id == student.id,
                                                        Case.status != "closed").limit(1))
+    # Open crises first: a worker about to start one must see that one is already running.
+    from ..models import Alert, Crisis
+    crises = [c for c in db.session.scalars(
+        select(Crisis).join(Case, Case.id == Crisis.case_id).where(Case.student_id == student.id,
+                                                                   Crisis.status != "closed")
+        .options(joinedload(Crisis.case).selectinload(Case.members),
+                 joinedload(Crisis.alert).selectinload(Alert.recipients)))
+        if can(current_user, "crisis.view", c)]
     return render("students/show.html", student=student, cases=cases, has_open_case=bool(has_open),
-                  can_open=can(current_user, "case.open", student))
+                  can_open=can(current_user, "case.open", student), crises=crises)

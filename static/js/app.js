@@ -38,6 +38,10 @@
     if (btn) { document.body.classList.toggle("screen-hidden"); }
     else if (document.body.classList.contains("screen-hidden")) { document.body.classList.remove("screen-hidden"); }
   });
+  // The printable safety plan's "Print" button.
+  document.addEventListener("click", function (evt) {
+    if (evt.target.closest && evt.target.closest("[data-print]")) { window.print(); }
+  });
   document.addEventListener("keydown", function (evt) {
     if (evt.key === "Escape") { document.body.classList.remove("screen-hidden"); }
   });

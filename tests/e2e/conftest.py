@@ -58,6 +58,23 @@ def _skip_without_browser(e2e_available):
     """Applies the skip to every test here, even one that needs no browser fixture."""
 
 
+@pytest.fixture(autouse=True)
+def _sign_in_budget(request):
+    """Each journey starts with a fresh sign-in budget. The app allows 10 sign-in attempts per
+    account in 15 minutes (successful ones count too) and the live server lives for the whole
+    session, so the journeys together would lock `worker` out. Only the test server's in-memory
+    counters are cleared."""
+    if "live_app" not in request.fixturenames and "live_server" not in request.fixturenames:
+        yield
+        return
+    from portal.extensions import limiter
+    live_app = request.getfixturevalue("live_app")
+    assert live_app.config["RATELIMIT_STORAGE_URI"].startswith("memory://")
+    with live_app.app_context():
+        limiter.reset()
+    yield
+
+
 # -- the live server -----------------------------------------------------------------------------
 
 class _QuietHandler(WSGIRequestHandler):

@@ -62,13 +62,15 @@ def zh():
 
 @pytest.fixture(scope="module")
 def extracted():
-    """msgid -> first place it is used, extracted afresh from the code and templates."""
+    """(msgid, context) -> first place it is used, extracted afresh from the code and templates.
+    The context is part of the key: "Other" as a crisis type and as a contact purpose are two
+    entries of the catalog."""
     method_map, options_map = _mapping()
     assert {m for _, m in method_map} >= {"python", "jinja2"}, "babel.cfg lost a mapping"
     found = {}
     for filename, lineno, msgid, _comments, _context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=KEYWORDS):
-        found.setdefault(_key(msgid), f"{filename}:{lineno}")
+        found.setdefault((_key(msgid), _context), f"{filename}:{lineno}")
     return found
 
 
@@ -108,7 +110,7 @@ def test_zh_translations_keep_every_placeholder(zh):
 
 
 def test_pot_is_in_step_with_the_code(extracted):
-    in_pot = {_key(m.id) for m in _entries(_read(POT))}
+    in_pot = {(_key(m.id), m.context) for m in _entries(_read(POT))}
     missing = sorted(set(extracted) - in_pot)
     assert not missing, (
         "strings in the code are missing from messages.pot; run `make messages`:\n  "
@@ -116,8 +118,9 @@ def test_pot_is_in_step_with_the_code(extracted):
 
 
 def test_every_string_in_the_code_is_translated_to_zh(extracted, zh):
-    missing = sorted(i for i in extracted
-                     if not (zh.get(i) and all(s and s.strip() for s in _forms(zh.get(i).string))))
+    missing = sorted((i for i in extracted
+                      if not (zh.get(*i) and all(s and s.strip() for s in _forms(zh.get(*i).string)))),
+                     key=lambda k: (k[0], k[1] or ""))
     assert not missing, (
         "strings in the code have no Chinese translation; run `make messages` and translate "
         f"them in {ZH_PO.relative_to(ROOT)}:\n  "

@@ -4,6 +4,8 @@ ALLOW means the role gets past the policy (page shown, or the form is processed:
 DENY is 403; LOGIN is a redirect to the sign-in page. POSTs carry an empty form (and the CSRF
 header), so an allowed request changes nothing.
 """
+from datetime import timedelta
+
 import pytest
 
 ALLOW, DENY, LOGIN, REDIRECT = "allow", "deny", "login", "redirect"
@@ -101,6 +103,48 @@ TABLE = {
     "casework.my_day": ("GET", lambda w: "/my-day", expect(allow=CASEWORK)),
     "casework.review_queue": ("GET", lambda w: "/review",
                               expect(allow=("assistant", "practice", "supervisor", "mentor"))),
+    # Crisis on case A (open, started by the worker): the team acts; the line above signs off. The
+    # sign-off request is refused (steps are open) but gets past the policy. Any case worker of
+    # the student's school may start a crisis.
+    "crisis.start": ("GET", lambda w: f"/students/{w.student_a.id}/crisis/new", expect(allow=SCHOOL_A_CASEWORK)),
+    "crisis.show": ("GET", lambda w: f"/crisis/{w.crisis_id}", expect(allow=TEAM_A)),
+    "crisis.step": ("POST", lambda w: f"/crisis/{w.crisis_id}/steps/safe_now", expect(allow=TEAM_A)),
+    "crisis.screen": ("GET", lambda w: f"/crisis/{w.crisis_id}/screen", expect(allow=TEAM_A)),
+    "crisis.safety_plan": ("GET", lambda w: f"/crisis/{w.crisis_id}/safety-plan", expect(allow=TEAM_A)),
+    "crisis.safety_plan_print": ("GET", lambda w: f"/crisis/{w.crisis_id}/safety-plan/print", expect(allow=TEAM_A)),
+    "crisis.follow_up": ("POST", lambda w: f"/crisis/{w.crisis_id}/follow-ups/{w.follow_up_id}",
+                         expect(allow=TEAM_A)),
+    "crisis.signoff_request": ("POST", lambda w: f"/crisis/{w.crisis_id}/signoff-request", expect(allow=TEAM_A)),
+    "crisis.signoff": ("POST", lambda w: f"/crisis/{w.submitted_crisis_id}/signoff",
+                       expect(allow=LINE_ABOVE_A)),
+    # Family: the team of the student's open case keeps family members and records restrictions (the
+    # school's case workers when there is no open case); the line above the case's worker lifts them;
+    # contacts and visits are the case team's, and a visit's check-in colleague (peer) sees it.
+    "family.guardian_new": ("GET", lambda w: f"/students/{w.student_a.id}/guardians/new", expect(allow=TEAM_A)),
+    "family.guardian": ("GET", lambda w: f"/guardians/{w.guardian_id}", expect(allow=TEAM_A)),
+    "family.restriction_add": ("POST", lambda w: f"/guardians/{w.guardian_id}/restrictions", expect(allow=TEAM_A)),
+    "family.restriction_lift": ("POST", lambda w: f"/restrictions/{w.restriction_id}/lift",
+                                expect(allow=LINE_ABOVE_A)),
+    "family.contact_new": ("POST", lambda w: f"/cases/{w.case_a.id}/contacts", expect(allow=TEAM_A)),
+    "family.family_tab": ("GET", lambda w: f"/cases/{w.case_a.id}/family", expect(allow=TEAM_A)),
+    "family.follow_up_done": ("POST", lambda w: f"/contacts/{w.contact_id}/follow-up-done", expect(allow=TEAM_A)),
+    "family.visit_new": ("GET", lambda w: f"/cases/{w.case_a.id}/visits/new", expect(allow=TEAM_A)),
+    "family.visit": ("GET", lambda w: f"/visits/{w.visit_id}", expect(allow=TEAM_A + ("peer",))),
+    "family.visit_action": ("POST", lambda w: f"/visits/{w.visit_id}/check-in", expect(allow=TEAM_A + ("peer",))),
+    # Referrals: the district's agency directory is read by case workers and administrators and
+    # kept by supervisors and administrators; consent and referrals are the case team's.
+    "referrals.agencies": ("GET", lambda w: "/agencies", expect(allow=CASEWORK + ("admin",))),
+    "referrals.agency_new": ("GET", lambda w: "/agencies/new", expect(allow=LINE_ABOVE_A + ("admin",))),
+    "referrals.agency": ("GET", lambda w: f"/agencies/{w.agency_id}", expect(allow=CASEWORK + ("admin",))),
+    "referrals.agency_active": ("POST", lambda w: f"/agencies/{w.agency_id}/active",
+                                expect(allow=LINE_ABOVE_A + ("admin",))),
+    "referrals.consent_new": ("POST", lambda w: f"/cases/{w.case_a.id}/consents", expect(allow=TEAM_A)),
+    "referrals.consent_revoke": ("POST", lambda w: f"/consents/{w.consent_id}/revoke", expect(allow=TEAM_A)),
+    "referrals.referral_new": ("GET", lambda w: f"/cases/{w.case_a.id}/referrals/new", expect(allow=TEAM_A)),
+    "referrals.show": ("GET", lambda w: f"/referrals/{w.referral_id}", expect(allow=TEAM_A)),
+    "referrals.send": ("POST", lambda w: f"/referrals/{w.referral_id}/send", expect(allow=TEAM_A)),
+    "referrals.status": ("POST", lambda w: f"/referrals/{w.referral_id}/status", expect(allow=TEAM_A)),
+    "referrals.letter": ("GET", lambda w: f"/referrals/{w.referral_id}/letter", expect(allow=TEAM_A)),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
@@ -115,7 +159,9 @@ TABLE = {
 # POST variants of GET+POST routes are checked too: the policy must guard the write as well.
 POST_TOO = {"casework.assessment_new", "cases.open_case", "admin.user_new", "admin.user_edit", "admin.school_edit",
             "admin.students_import", "auth.password", "notes.amend", "notes.break_glass", "concerns.new",
-            "casework.record_new", "casework.plan_new"}
+            "casework.record_new", "casework.plan_new", "crisis.start", "crisis.screen", "crisis.safety_plan",
+            "family.guardian_new", "family.guardian", "family.visit_new", "referrals.referral_new",
+            "referrals.agency_new"}
 
 
 @pytest.fixture
@@ -156,6 +202,50 @@ def full_world(app, world):
                                         "safety", "strengths")}, narratives={"family": "Lives with mother"}).id
             world.closure_id = work.request_closure(worker, case, reason="goals_met", goals_met="all",
                                                     summary="Goals reached").id
+            from portal.crisis import services as crisis
+            c = crisis.start_crisis(worker, case.student, crisis_type="suicide_self_harm", account="Said so",
+                                    occurred_at=clock.now())
+            crisis.save_safety_plan(worker, c, {k: "x" for k in crisis.SAFETY_PLAN_REQUIRED})
+            world.crisis_id, world.follow_up_id = c.id, c.follow_ups[0].id
+            done = crisis.start_crisis(worker, case.student, crisis_type="family_crisis", account="Bereavement",
+                                       occurred_at=clock.now())
+            for step in done.steps:
+                if step.required:
+                    step.status = "done"
+            for fu in done.follow_ups:
+                fu.status = "done"
+            crisis.request_signoff(worker, done, "Resolved")
+            world.submitted_crisis_id = done.id
+            from portal.family import services as family
+            from portal.i18n import local_today
+            from portal.models import Student
+            student = db.session.get(Student, world.student_a.id)
+            g = family.save_guardian(worker, student, name="Li Mei", relationship="mother", legal_responsibility=True,
+                                     lives_with_student=True, language="", interpreter_needed=False, phone="",
+                                     email="", address="1 Lake Road", contact_times="")
+            banned = family.save_guardian(worker, student, name="Wang Gang", relationship="father",
+                                          legal_responsibility=True, lives_with_student=False, language="",
+                                          interpreter_needed=False, phone="", email="", address="", contact_times="")
+            world.guardian_id = g.id
+            world.restriction_id = family.add_restriction(worker, banned, kinds=["no_contact"], basis="court_order",
+                                                          details="Order of 1 May").id
+            world.contact_id = family.log_contact(
+                worker, case, guardian_ids=[g.id], occurred_at=clock.now(), method="phone", initiated_by="school",
+                purpose="update", reached=True, duration=10, interpreter_used=False, summary="Spoke",
+                follow_up_on=local_today()).id
+            world.visit_id = family.plan_visit(
+                worker, case, visitor=worker, companion=None, checkin_contact=db.session.get(User, world.peer.id),
+                planned_at=clock.now(), expected_return_at=clock.now() + timedelta(hours=2), address="1 Lake Road",
+                purpose="").id
+            from portal.referrals import services as referrals
+            agency = referrals.save_agency(db.session.get(User, world.supervisor.id), name="Lakeside CAMHS",
+                                           type="mental_health", languages="普通话, English", area="East district")
+            world.agency_id = agency.id
+            world.consent_id = referrals.record_consent(
+                worker, case, agency=agency, given_by=g, method="signed_form", given_on=local_today(),
+                expires_on=local_today() + timedelta(days=90), scope=["identity", "reason"], purpose="Assessment").id
+            world.referral_id = referrals.create_referral(worker, case, agency=agency, urgency="soon",
+                                                          items=["identity", "reason"], reason="Low mood").id
             from portal.cases import services as case_services
             case_b = db.session.get(Case, world.case_b.id)
             case_services.close_case(db.session.get(User, world.worker_b.id), case_b)
