@@ -93,8 +93,9 @@ def _can_read_note(u, note):
 
 def _crisis_responder(u, crisis):
     """Whoever started a crisis, and everyone its alert reached, work on that crisis while it is
-    open, without becoming members of the case (whose notes and records stay with its team)."""
-    if not crisis.is_open:
+    open and they work at its school, without becoming members of the case (whose notes and
+    records stay with its team)."""
+    if not crisis.is_open or crisis.school_id not in school_ids(u):  # moved school: no longer theirs
         return False
     return crisis.started_by_id == u.id or (
         crisis.alert is not None and any(r.user_id == u.id for r in crisis.alert.recipients))

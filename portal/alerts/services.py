@@ -79,13 +79,27 @@ def raise_alert(kind, *, school_id, source, link, recipients, raised_by=None, pa
     return alert
 
 
+def resolve(alert, by, event="alert.resolved"):
+    """The event behind an alert is over (a crisis signed off, a visitor back): it stops climbing
+    and leaves every banner, for those who never acknowledged it too."""
+    now = clock.now()
+    if alert.settled_at is None:
+        alert.settled_at, alert.settled_by = now, by
+    alert.next_escalation_at = None
+    open_ = [r for r in alert.recipients if r.acknowledged_at is None]
+    for r in open_:
+        r.acknowledged_at = now
+    if open_:
+        audit.record(event, alert, actor=by, details={"users": [r.user_id for r in open_]})
+
+
 def supersede(source, by):
     """An urgent report that became a crisis: its alert is answered by the crisis's own alert
     (which escalates), so nobody keeps two banners for one incident."""
-    now = clock.now()
     for alert in db.session.scalars(select(Alert).where(Alert.source_type == source.__tablename__,
                                                         Alert.source_id == source.id)):
         open_ = [r for r in alert.recipients if r.acknowledged_at is None]
+        now = clock.now()
         for r in open_:
             r.acknowledged_at = now
         if open_:
@@ -170,6 +184,11 @@ def open_alerts(user, limit=5):
             .options(selectinload(Alert.recipients).joinedload(AlertRecipient.user))
             .order_by(Alert.created_at.desc()).limit(limit))
     return db.session.scalars(stmt).all()
+
+
+def open_alert_count(user) -> int:
+    return db.session.scalar(select(func.count()).select_from(AlertRecipient).where(
+        AlertRecipient.user_id == user.id, AlertRecipient.acknowledged_at.is_(None)))
 
 
 def acknowledge(user, alert):

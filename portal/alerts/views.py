@@ -22,6 +22,7 @@ def live_state(user):
         "alerts": services.open_alerts(user),
         "triage_count": new_concern_count(user) if can(user, "concern.queue") else None,
         "unread": services.unread_count(user),
+        "alert_count": services.open_alert_count(user),
         "describe_alert": services.describe,
     }
 

@@ -1,4 +1,4 @@
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -250,6 +250,8 @@ def _decide(kind, item, reload, decide, done, missing_comment, back, page=None):
     status = 409 if error == _messages()["already_handled"] else 422
     item = reload()
     if is_htmx() and from_queue:
+        if status == 422:
+            return toast(queue_item(kind, item, form, error), error, "error")
         return toast(render("casework/review.html", "casework/_queue_done.html", status=status, item=item,
                             kind=kind, error=error), error, "error")
     if page is None:
@@ -328,10 +330,26 @@ def escalation_respond(escalation_id):
             return see_other(f"/cases/{esc.case_id}#escalations")
     if is_htmx() and request.form.get("from") == "queue":
         esc = db.session.get(Escalation, escalation_id)
-        return toast(render("casework/review.html", "casework/_queue_done.html", status=422, item=esc,
-                            kind="escalation", error=error), error or "", "error")
+        error = error or _messages()["required"]
+        if esc.status == "open":  # refused: the item again, with what was typed
+            return toast(queue_item("escalation", esc, form, error), error, "error")
+        return toast(render("casework/review.html", "casework/_queue_done.html", status=409, item=esc,
+                            kind="escalation", error=error), error, "error")
     flash(error or _messages()["required"], "error")
     return see_other(f"/cases/{esc.case_id}#escalations")
+
+
+def queue_item(kind, item, form, error, status=422):
+    """A decision refused from the review queue (a missing comment, say): the item again, in
+    place, with what the reviewer typed and the reason beside it."""
+    from .. import clock
+    tab = {"record": "records", "plan": "plans", "closure": "closures", "escalation": "escalations"}[kind]
+    preload_data_keys({item.case.data_key_id})
+    resp = current_app.make_response((render_template(
+        "casework/_queue_item.html", item=item, tab=tab, now=clock.now(), error=error,
+        goals=lambda plan: services.plan_json(plan)[0], form=lambda _item: form), status))
+    resp.vary.add("HX-Request")
+    return resp
 
 
 # -- service records --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -37,14 +37,14 @@ def _text(value, field, required=True, limit=MAX_TEXT):
     return clean_text(value, field, required=required, limit=limit, error=CrisisError)
 
 
-def _when(value, field, not_before=None):
+def _when(value, field, not_before=None, early="too_early"):
     now = clock.now()
     if value is None:
         raise CrisisError(field, "required")
     if value > now + timedelta(minutes=5):
         raise CrisisError(field, "future")
     if not_before is not None and value < not_before:
-        raise CrisisError(field, "too_early")
+        raise CrisisError(field, early)
     return value
 
 
@@ -98,7 +98,7 @@ def start_crisis(actor, student, *, crisis_type, account, occurred_at, concern=N
     if crisis_type not in CRISIS_TYPES:
         raise CrisisError("crisis_type", "invalid")
     account = _text(account, "account")
-    _when(occurred_at, "occurred_at", not_before=clock.now() - timedelta(days=30))
+    _when(occurred_at, "occurred_at", not_before=clock.now() - timedelta(days=30), early="too_long_ago")
     if concern is not None and concern.student_id != student.id:
         raise CrisisError(None, "invalid")
     existing = db.session.scalar(select(Crisis).join(Case).where(
@@ -139,16 +139,28 @@ def _ordered(reqs):
     return [(code, reqs[code]) for code in protocol.STEPS if code in reqs]
 
 
-def refresh_requirements(crisis):
-    """What is required can grow as facts arrive (a high screen, a hospital admission)."""
+def refresh_requirements(crisis, actor):
+    """What is required can grow as facts arrive (a high screen, a hospital admission). A step
+    waived while it could be, and no longer waivable now (emergency help after a high screen),
+    opens again: a waiver given before the facts cannot stand in for the protective step."""
     reqs = protocol.requirements(crisis)
     have = {s.code: s for s in crisis.steps}
-    for code, (required, _w) in _ordered(reqs):
+    for code, (required, waivable) in _ordered(reqs):
         if code in have:
-            have[code].required = have[code].required or required  # once required, always
+            step = have[code]
+            step.required = step.required or required  # once required, always
+            if step.status == "waived" and not waivable:
+                _reopen_waived(actor, crisis, step)
         else:
             crisis.steps.append(CrisisStep(uid=new_uid(), code=code, position=protocol.STEPS.index(code),
                                            required=required, status="pending"))
+
+
+def _reopen_waived(actor, crisis, step):
+    step.status, step.occurred_at, step.recorded_at, step.done_by, step.note = "pending", None, None, None, None
+    timeline.add(crisis.case, "crisis_step_reopened", actor=actor, ref=crisis,
+                 params={"step": step.code, "ref": crisis.reference})
+    audit.record("crisis.step_reopened", crisis, actor=actor, details={"step": step.code})
 
 
 def step_of(crisis, code):
@@ -198,7 +210,7 @@ def record_step(actor, crisis, code, action, *, occurred_at=None, note=None, det
         step.due_at = when + timedelta(hours=current_app.config["MANDATED_REPORT_WRITTEN_HOURS"])
     if code == "emergency" and clean.get("hospitalised"):
         crisis.hospitalised = True
-        refresh_requirements(crisis)
+        refresh_requirements(crisis, actor)
     db.session.flush()
     timeline.add(crisis.case, "crisis_step", actor=actor, occurred_at=when, ref=step,
                  params={"code": code, "status": status, "ref": crisis.reference}, detail=note or None)
@@ -283,7 +295,7 @@ def record_screen(actor, crisis, raw, *, follow_up=None):
     # high one required (each screen keeps its own level).
     if crisis.level is None or SCREEN_ORDER.index(level) > SCREEN_ORDER.index(crisis.level):
         crisis.level = level
-    refresh_requirements(crisis)
+    refresh_requirements(crisis, actor)
     step = step_of(crisis, "risk_screen")
     if step is not None and not step.settled:
         step.status, step.occurred_at, step.recorded_at, step.done_by = "done", screen.screened_at, clock.now(), actor
@@ -389,8 +401,13 @@ def report_missed_follow_ups() -> int:
         FollowUp.status == "pending", FollowUp.due_at < cutoff, FollowUp.missed_notified_at.is_(None),
         Crisis.status != "closed").options(joinedload(FollowUp.crisis).joinedload(Crisis.case)
                                            .joinedload(Case.worker))).all()
+    done = 0
     for fu in due:
-        fu.missed_notified_at = clock.now()
+        # Claimed by a conditional UPDATE: a cron sweep and a live-poll sweep never both notify.
+        if not db.session.execute(update(FollowUp).where(FollowUp.id == fu.id, FollowUp.missed_notified_at.is_(None))
+                                  .values(missed_notified_at=clock.now())).rowcount:
+            continue
+        done += 1
         worker = fu.crisis.case.worker
         people = [worker] + alerts.line_chain(worker)[:1]
         for person in people:
@@ -398,14 +415,16 @@ def report_missed_follow_ups() -> int:
                           params={"ref": fu.crisis.reference, "case": fu.crisis.case.reference})
         audit.record("crisis.follow_up_missed", fu.crisis, actor=audit.SYSTEM, details={"follow_up": fu.id,
                                                                     "notified": [p.id for p in people]})
-    return len(due)
+    return done
 
 
 # -- closing -------------------------------------------------------------------------------------------
 
 def blockers(crisis) -> list[tuple[str, str]]:
     """What stops closing: required steps not done or waived, follow-ups not done or waived."""
-    out = [("step", s.code) for s in crisis.steps if s.required and not s.settled]
+    reqs = protocol.requirements(crisis)
+    out = [("step", s.code) for s in crisis.steps if s.required and (
+        not s.settled or (s.status == "waived" and not reqs.get(s.code, (True, True))[1]))]
     out += [("follow_up", f.label) for f in crisis.follow_ups if f.status == "pending"]
     return out
 
@@ -441,9 +460,8 @@ def decide_signoff(actor, crisis, decision, comment, *, version=None):
     elif decision == "approve":
         comment = _text(comment, "comment", required=False, limit=4000)
         crisis.status, crisis.closed_at, crisis.signed_off_by = "closed", clock.now(), actor
-        if crisis.alert is not None and crisis.alert.settled_at is None:
-            crisis.alert.settled_at, crisis.alert.settled_by = clock.now(), actor
-            crisis.alert.next_escalation_at = None
+        if crisis.alert is not None:  # over: no banner stays up, no link leads to a 403
+            alerts.resolve(crisis.alert, actor, event="alert.crisis_closed")
     else:
         raise CrisisError("decision", "invalid")
     review_entry(actor, crisis.case, crisis, "approved" if decision == "approve" else "returned",
@@ -552,6 +570,12 @@ def _step(p):
         return _l("Crisis %(ref)s: step waived with a reason: %(step)s", ref=p.get("ref", ""),
                   step=label("crisis_step", p.get("code")))
     return _l("Crisis %(ref)s: %(step)s", ref=p.get("ref", ""), step=label("crisis_step", p.get("code")))
+
+
+@timeline.summary("crisis_step_reopened")
+def _reopened(p):
+    return _l("Crisis %(ref)s: the waiver of %(step)s no longer stands after a high screen; the step is open again",
+              ref=p.get("ref", ""), step=label("crisis_step", p.get("step")))
 
 
 @timeline.summary("guardian_attempt")

@@ -1,5 +1,5 @@
 """Crisis pages. Load, ask the policy, call a service, commit; errors go back beside the field."""
-from flask import abort, current_app, flash, request
+from flask import abort, current_app, flash, render_template, request
 from flask_babel import gettext as _, to_user_timezone, to_utc
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,6 +24,7 @@ def _messages():
         "too_long": _("This text is too long."),
         "future": _("This time is in the future."),
         "too_early": _("This time is before the crisis began."),
+        "too_long_ago": _("This is more than 30 days ago. Record an older event as a note on the case."),
         "invalid": _("Choose one of the listed values."),
         "stale": _("Someone else changed this while you were looking at it. Check the latest version and try again."),
         "already_done": _("This has already been recorded."),
@@ -443,9 +444,22 @@ def signoff(crisis_id):
             return _done(done, crisis_id)
     if request.form.get("from") == "queue" and is_htmx():
         message = error or (form.comment.errors[0] if form.comment.errors else _message("invalid"))
-        return toast(render("casework/review.html", "casework/_queue_done.html", status=422, item=_load(crisis_id),
+        crisis = _load(crisis_id)
+        if crisis.status == "submitted":  # refused: the item again, in place, with what was typed
+            return toast(_queue_item(crisis, form, message), message, "error")
+        return toast(render("casework/review.html", "casework/_queue_done.html", status=409, item=crisis,
                             kind="crisis", error=message), message, "error")
     return crisis_page(_load(crisis_id), status=422, decide_form=form, error=error)
+
+
+def _queue_item(crisis, form, error):
+    preload_data_keys({crisis.case.data_key_id})
+    resp = current_app.make_response((render_template(
+        "crisis/_queue_item.html", c=crisis, now=clock.now(), error=error, form=lambda _c: form,
+        is_missed=services.is_missed, held_late=services.held_late,
+        describe_cadence=protocol.describe_cadence), 422))
+    resp.vary.add("HX-Request")
+    return resp
 
 
 def queue_item_ctx():

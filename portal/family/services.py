@@ -311,11 +311,9 @@ def check_in(actor, visit):
     if visit.status != "planned":
         raise FamilyError(None, "already_handled")
     visit.status, visit.returned_at = "returned", clock.now()
-    if visit.alert_id:  # the overdue alert is answered: everyone's banner goes
-        from ..models import AlertRecipient
-        for r in db.session.scalars(select(AlertRecipient).where(AlertRecipient.alert_id == visit.alert_id,
-                                                                 AlertRecipient.acknowledged_at.is_(None))):
-            r.acknowledged_at = visit.returned_at
+    if visit.alert_id:  # the overdue alert is answered: it stops climbing, everyone's banner goes
+        from ..models import Alert
+        alerts.resolve(db.session.get(Alert, visit.alert_id), actor, event="alert.visitor_back")
     timeline.add(visit.case, "visit_returned", actor=actor, ref=visit,
                  params={"visitor": visit.visitor.display_name, "late": visit.alert_id is not None,
                          "by": actor.display_name if actor.id != visit.visitor_id else ""})

@@ -357,3 +357,17 @@ def test_a_returned_plan_or_closure_is_answered_by_the_next_one(app, world, logi
     assert "Closure request" not in w.get("/my-day").get_data(as_text=True)
     with app.app_context():
         assert sorted(c.status for c in db.session.query(Closure)) == ["submitted", "superseded"]
+
+
+def test_a_refused_decision_in_the_queue_keeps_the_card_and_what_was_typed(app, world, login):
+    """A comment too long to keep: the item comes back in place with the text and the reason, not
+    as a dead end."""
+    rid = _new_record(app, world, login)
+    long = "Bitte " * 2000
+    resp = login(world.assistant).post_form(
+        f"/cases/{world.case_a.id}/records/{rid}/review",
+        {"decision": "return", "comment": long, "version": _version(app, ServiceRecord, rid), "from": "queue"},
+        htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and long.strip() in html and 'aria-invalid="true"' in html
+    assert f'id="review-records-{rid}"' in html and 'value="return"' in html and "<html" not in html

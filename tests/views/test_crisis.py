@@ -790,3 +790,140 @@ def test_student_page_shows_open_crises_to_those_who_may_see_them(app, world, lo
     assert f"/crisis/{crisis.id}" in login(world.worker).get(f"/students/{world.student_a.id}").get_data(as_text=True)
     other = login(world.peer).get(f"/students/{world.student_a.id}").get_data(as_text=True)
     assert f"/crisis/{crisis.id}" not in other and "Open crises" not in other
+
+
+# -- review fixes: waivers after a high screen, banners after sign-off, moved staff, the queue card ----
+
+HIGH = {"q1": "yes", "q2": "yes", "q3": "yes", "q4": "yes", "q5": "no", "q6": "no"}
+
+
+def _screen(client, crisis_id, answers):
+    return client.post_form(f"/crisis/{crisis_id}/screen", answers)
+
+
+def test_a_waiver_of_emergency_help_does_not_survive_a_high_screen(app, world, login):
+    """Emergency help waived while it was waivable must be done once a screen comes out high."""
+    w = login(world.worker)
+    crisis = _start_ok(app, w, world.student_a, crisis_type="harm_to_others")
+    assert _step(w, app, crisis.id, "emergency", action="waive", note="Calm now, no weapon").status_code == 303
+    assert _screen(w, crisis.id, HIGH).status_code == 303
+    with app.app_context():
+        step = db.session.query(CrisisStep).filter_by(crisis_id=crisis.id, code="emergency").one()
+        assert step.status == "pending" and step.required
+        kinds = [e.kind for e in db.session.query(TimelineEntry).filter_by(case_id=crisis.case_id)]
+        assert "crisis_step_reopened" in kinds
+        assert db.session.query(AuditEvent).filter_by(action="crisis.step_reopened").count() == 1
+    resp = _step(w, app, crisis.id, "emergency", action="waive", note="again")
+    assert resp.status_code == 422 and "cannot be waived" in resp.get_data(as_text=True)
+
+
+def test_blockers_count_a_waiver_that_no_longer_stands(app, world, login):
+    """Even a waiver written straight into the table does not let a high-risk crisis close."""
+    from portal.crisis import services
+    crisis = _start_ok(app, login(world.worker), world.student_a)
+    _complete(app, crisis.id)
+    with app.app_context():
+        c = db.session.get(Crisis, crisis.id)
+        c.level = "high"
+        for s in c.steps:
+            if s.code == "emergency":
+                s.status, s.required = "waived", True
+        assert ("step", "emergency") in services.blockers(c)
+        db.session.rollback()
+
+
+def test_sign_off_takes_the_banner_down_for_everyone(app, world, duty, login):
+    w = login(world.worker)
+    crisis = _start_ok(app, w, world.student_a)
+    _complete(app, crisis.id)
+    w.post_form(f"/crisis/{crisis.id}/signoff-request", {"summary": "Done", "version": _crisis(app, crisis.id).version_id})
+    assert "Crisis at" in login(duty).htmx_get("/live").get_data(as_text=True)
+    assert login(world.assistant).post_form(f"/crisis/{crisis.id}/signoff", {
+        "decision": "approve", "version": _crisis(app, crisis.id).version_id}).status_code == 303
+    for user in (duty, world.assistant):
+        live = login(user).htmx_get("/live").get_data(as_text=True)
+        assert "Crisis at" not in live and 'id="alert-badge"' in live and "1 alert" not in live, user.username
+
+
+def test_the_alert_badge_counts_open_alerts_and_refreshes_out_of_band(app, world, duty, login):
+    d = login(duty)
+    assert ">1 alert<" not in d.get("/home").get_data(as_text=True)
+    _start_ok(app, login(world.worker), world.student_a)
+    assert ">1 alert<" in d.get("/home").get_data(as_text=True), "the badge is on every page"
+    live = d.htmx_get("/live").get_data(as_text=True)
+    assert 'id="alert-badge" class="nav-count" hx-swap-oob="true"' in live and ">1 alert<" in live
+
+
+def test_a_responder_who_leaves_the_school_no_longer_acts_on_the_crisis(app, world, duty, login):
+    crisis = _start_ok(app, login(world.worker), world.student_a)
+    with app.app_context():
+        db.session.get(User, duty.id).schools = [db.session.get(type(world.b), world.b.id)]
+        db.session.commit()
+    on_duty = login(duty)
+    assert on_duty.get(f"/crisis/{crisis.id}").status_code == 403
+    assert _step(on_duty, app, crisis.id, "safe_now", note="With me").status_code == 403
+
+
+def test_a_refused_signoff_in_the_queue_keeps_the_card_and_the_comment(app, world, login):
+    w = login(world.worker)
+    crisis = _start_ok(app, w, world.student_a)
+    _complete(app, crisis.id)
+    w.post_form(f"/crisis/{crisis.id}/signoff-request", {"summary": "Done", "version": _crisis(app, crisis.id).version_id})
+    long = "x" * 5000
+    resp = login(world.assistant).post_form(f"/crisis/{crisis.id}/signoff", {
+        "decision": "approve", "comment": long, "from": "queue", "version": _crisis(app, crisis.id).version_id},
+        htmx=True)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and long in html and 'aria-invalid="true"' in html
+    assert 'name="decision" value="approve"' in html, "the reviewer can try again in place"
+
+
+def test_a_start_more_than_30_days_back_says_so(app, world, login):
+    resp = _start(login(world.worker), world.student_a, occurred_at=LOCAL(NOW() - timedelta(days=40)))
+    assert resp.status_code == 422 and "more than 30 days ago" in resp.get_data(as_text=True)
+
+
+def test_escalation_minutes_and_cadence_are_configuration(make_app, world, login, frozen):
+    from portal.alerts.services import sweep
+    app = make_app(CRISIS_ESCALATE_MINUTES=3, CRISIS_FOLLOW_UPS="2h,5d")
+    start = NOW()
+    with app.test_request_context(), app.app_context():
+        from portal.crisis import services
+        student = db.session.get(type(world.student_a), world.student_a.id)
+        actor = db.session.get(User, world.worker.id)
+        crisis = services.start_crisis(actor, student, crisis_type="suicide_self_harm", account="x",
+                                       occurred_at=start)
+        db.session.commit()
+        assert [f.label for f in crisis.follow_ups] == ["2h", "5d"]
+        frozen(start + timedelta(minutes=4))
+        assert sweep() == 1
+        db.session.commit()
+        assert {r.user_id for r in crisis.alert.recipients} == {world.assistant.id, world.practice.id}
+
+
+def test_the_starters_own_supervisor_is_alerted_too(app, world, make, login):
+    """A worker of another team starts a crisis on the worker's case: both first tiers are told."""
+    other_assistant = make.user("assistant_supervisor", (world.a,), world.practice, username="assistant2")
+    other = make.user("social_worker", (world.a,), other_assistant, username="other")
+    crisis = _start_ok(app, login(other), world.student_a)
+    assert _recipients(app, crisis.id) >= {"worker", "assistant", "assistant2"}
+    assert "other" not in _recipients(app, crisis.id)
+
+
+def test_start_links_on_the_case_and_the_student_page(app, world, login):
+    w = login(world.worker)
+    start = f"/students/{world.student_a.id}/crisis/new"
+    assert start in w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert start in w.get(f"/students/{world.student_a.id}").get_data(as_text=True)
+    assert start not in login(world.teacher).get("/home").get_data(as_text=True)
+
+
+def test_a_moderate_screen_makes_a_safety_plan_required_on_any_crisis(app, world, login):
+    w = login(world.worker)
+    crisis = _start_ok(app, w, world.student_a, crisis_type="family_crisis")
+    with app.app_context():
+        assert not db.session.query(CrisisStep).filter_by(crisis_id=crisis.id, code="safety_plan").one().required
+    assert _screen(w, crisis.id, {"q1": "yes", "q2": "yes", "q3": "yes", "q4": "no", "q5": "no",
+                                  "q6": "no"}).status_code == 303
+    with app.app_context():
+        assert db.session.query(CrisisStep).filter_by(crisis_id=crisis.id, code="safety_plan").one().required
