@@ -280,3 +280,23 @@ def count_queries(app):
         finally:
             event.remove(engine, "before_cursor_execute", before)
     return _count
+
+
+@pytest.fixture
+def raw_scan(app):
+    """raw_scan("marker") -> the tables whose raw rows (every column, read by plain SQL, bytes
+    included) contain the marker: proof that a confidential text never reached the database."""
+    def _scan(*markers):
+        found = set()
+        with app.app_context():
+            with db.engine.connect() as conn:
+                for table in db.metadata.sorted_tables:
+                    for row in conn.execute(text(f'SELECT * FROM "{table.name}"')):
+                        for value in row:
+                            if value is None:
+                                continue
+                            blob = value if isinstance(value, (bytes, memoryview)) else str(value).encode()
+                            if any(m.encode() in bytes(blob) for m in markers):
+                                found.add(table.name)
+        return found
+    return _scan

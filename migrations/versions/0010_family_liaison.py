@@ -70,6 +70,7 @@ def upgrade():
     sa.Column('follow_up_on', sa.Date(), nullable=True),
     sa.Column('follow_up_done_at', sa.DateTime(), nullable=True),
     sa.Column('override_by_id', sa.Integer(), nullable=True),
+    sa.Column('restricted_incoming', sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column('home_visit_id', sa.Integer(), nullable=True),
     sa.Column('service_record_id', sa.Integer(), nullable=True),
     sa.Column('summary_ct', sa.LargeBinary(), nullable=False),

@@ -19,7 +19,7 @@ from ..crypto import new_uid
 from ..extensions import db
 from ..i18n import label, local_today
 from ..models import Case, Guardian, User
-from ..models.family import (CONTACT_METHODS, CONTACT_PURPOSES, INITIATORS, PARENT_SESSIONS,
+from ..models.family import (CONTACT_METHODS, CONTACT_PURPOSES, INBOUND_METHODS, INITIATORS, PARENT_SESSIONS,
                              RESTRICTION_BASES, RESTRICTION_KINDS, ContactPerson, ContactRestriction, FamilyContact,
                              HomeVisit)
 from ..permissions import can
@@ -185,14 +185,24 @@ def log_contact(actor, case, *, guardian_ids, occurred_at, method, initiated_by,
     if session and duration in (None, ""):
         raise FamilyError("duration", "required")
     summary = _text(summary, "summary", limit=10000)
-    override = check_contact(actor, case, people, override_reason, incoming=initiated_by == "family" and reached)
+    if home_visit is not None:
+        if method != "home_visit":
+            raise FamilyError("method", "visit_method")
+        if db.session.scalar(select(FamilyContact.id).where(FamilyContact.home_visit_id == home_visit.id).limit(1)):
+            raise FamilyError(None, "visit_recorded")
+    incoming = initiated_by == "family" and reached and method in INBOUND_METHODS
+    override = check_contact(actor, case, people, override_reason, incoming=incoming)
     contact = FamilyContact(uid=new_uid(), case=case, student_id=case.student_id, author=actor,
                             occurred_at=occurred_at, recorded_at=now, method=method, initiated_by=initiated_by,
                             purpose=purpose, reached=bool(reached), interpreter_used=bool(interpreter_used),
                             duration_minutes=int(duration) if duration not in (None, "") else None,
-                            follow_up_on=follow_up_on, home_visit_id=home_visit.id if home_visit else None)
-    # Nobody ticked as attending means everyone did (the boxes are for marking who did not come).
-    attended = set(attended_ids or guardian_ids) & {g.id for g in people}
+                            follow_up_on=follow_up_on, home_visit_id=home_visit.id if home_visit else None,
+                            restricted_incoming=incoming and bool(blocked(people)))
+    # A parent session records who came: nobody when the family was not reached, and at least one
+    # ticked person when it was (an unticked list is a mistake, not "everyone").
+    attended = set(attended_ids or ()) & {g.id for g in people} if reached else set()
+    if session and reached and not attended:
+        raise FamilyError("attended", "attended")
     contact.people = [ContactPerson(guardian_id=g.id, attended=(g.id in attended) if session else True)
                       for g in people]
     db.session.add(contact)
@@ -251,11 +261,13 @@ def recent_contacts(case, limit=5):
 
 
 def follow_ups_due(user, horizon_days=1):
-    """Agreed family follow-ups due by tomorrow on the user's cases (or contacts they logged)."""
+    """Agreed family follow-ups due by tomorrow on the user's cases (or contacts they logged, while
+    they are still on the case: someone taken off it no longer sees its family)."""
+    from ..permissions import visible_cases_clause
     return db.session.scalars(select(FamilyContact).join(Case, Case.id == FamilyContact.case_id).where(
         FamilyContact.follow_up_on <= local_today() + timedelta(days=horizon_days),
         FamilyContact.follow_up_done_at.is_(None), Case.status != "closed",
-        or_(Case.worker_id == user.id, FamilyContact.author_id == user.id))
+        or_(Case.worker_id == user.id, FamilyContact.author_id == user.id), visible_cases_clause(user))
         .options(joinedload(FamilyContact.case).joinedload(Case.student))
         .order_by(FamilyContact.follow_up_on)).all()
 

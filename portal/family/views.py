@@ -47,6 +47,9 @@ def _messages():
         "empty_file": _("The file is empty."),
         "return_past": _("The expected return is already past."),
         "overdue_cancel": _("This visit is overdue: only checking in (the visitor is safe) closes it."),
+        "attended": _("Tick who attended the session."),
+        "visit_method": _("A home visit is recorded with the method “home visit”."),
+        "visit_recorded": _("This visit has already been recorded as a contact."),
     }
 
 
@@ -192,7 +195,7 @@ def restriction_lift(restriction_id):
             if exc.field == "reason":
                 form.reason.errors = [_("Say why the restriction is lifted.")]
             else:
-                flash(_messages().get(exc.code, exc.code), "error")
+                flash(_messages().get(exc.code, _messages()["invalid"]), "error")
                 return see_other("family.guardian", guardian_id=r.guardian_id)
         else:
             db.session.commit()
@@ -230,7 +233,7 @@ def case_section(case, user, overrides):
             "form": _contact_form(case, form) if may_log else None,
             "can_override": can(user, "family.override", case),
             "can_plan": can(user, "visit.plan", case), "can_edit": can(user, "guardian.edit", case.student),
-            "open": form is not None}
+            "open": form is not None, "error": overrides.get("error")}
 
 
 def _returned_visit(case, visit_id):
@@ -242,14 +245,16 @@ def _returned_visit(case, visit_id):
 
 def _section_response(case, status=200, form=None, message=None):
     """htmx: the family section alone; a plain form: the case page (with the form's errors)."""
+    failed = status >= 400
     if is_htmx():
-        ctx = case_section(case, current_user, {"form": form} if form is not None else {})
+        ctx = case_section(case, current_user, {"form": form, "error": message if failed else None}
+                           if form is not None else {})
         resp = current_app.make_response((render_template("family/_case_section.html", s=ctx), status))
         resp.vary.add("HX-Request")
         return toast(resp, message, "error" if status >= 400 else "success") if message else resp
-    if status >= 400:
+    if failed:  # a message not tied to one field shows above the form, which keeps what was typed
         from ..cases.views import case_page
-        return case_page(case, status=status, section_overrides={"family": {"form": form}})
+        return case_page(case, status=status, section_overrides={"family": {"form": form, "error": message}})
     flash(message, "success")
     return see_other(f"/cases/{case.id}#family")
 

@@ -21,6 +21,9 @@ RESTRICTION_BASES = ("court_order", "safeguarding", "other")
 CONTACT_METHODS = ("phone", "message", "letter", "school_meeting", "home_visit", "video",
                    "parent_interview", "parent_training")
 PARENT_SESSIONS = ("parent_interview", "parent_training")
+# Ways a family member can reach the school unasked. A home visit or a parent session is always
+# the school's doing, so "the family initiated it" never opens a restriction for those.
+INBOUND_METHODS = ("phone", "message", "letter", "school_meeting", "video")
 CONTACT_PURPOSES = ("update", "concern", "plan", "crisis", "attendance", "consent", "other")
 INITIATORS = ("school", "family", "other")
 
@@ -46,6 +49,7 @@ class ContactRestriction(db.Model):
     guardian: Mapped[Guardian] = relationship(back_populates="restrictions")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     ended_by: Mapped[User | None] = relationship(foreign_keys=[ended_by_id])
+    attachment = relationship("Attachment")
 
     details = encrypted("details_ct", key_owner=lambda self: self.guardian.student)
     end_reason = encrypted("end_reason_ct", key_owner=lambda self: self.guardian.student)
@@ -82,6 +86,9 @@ class FamilyContact(db.Model):
     follow_up_on: Mapped[date | None] = mapped_column(Date)
     follow_up_done_at: Mapped[datetime | None] = mapped_column(DateTime)
     override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The restricted person contacted the school: recorded (the child's safety needs it), shown
+    # on the contact and reported to the line.
+    restricted_incoming: Mapped[bool] = mapped_column(Boolean, default=False)
     home_visit_id: Mapped[int | None] = mapped_column(ForeignKey("home_visits.id"))
     service_record_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
     summary_ct: Mapped[bytes] = mapped_column(LargeBinary)

@@ -416,8 +416,137 @@ def test_guardian_edits_must_say_their_version(world, login, family):
     assert resp.status_code == 409
 
 
-def test_nobody_ticked_as_attending_means_everyone_came(app, world, login, family):
-    assert _contact(login(world.worker), world, [family["mother"]], method="parent_interview", duration="40",
-                    summary="Interview about routines").status_code == 303
+def test_a_parent_session_says_who_came(app, world, login, family):
+    """Nobody ticked is a mistake, not "everyone"; a session the family never reached had nobody."""
+    w = login(world.worker)
+    resp = _contact(w, world, [family["mother"]], method="parent_interview", duration="40",
+                    summary="Interview about routines")
+    assert resp.status_code == 422 and "Tick who attended the session." in resp.get_data(as_text=True)
+    assert "Interview about routines" in resp.get_data(as_text=True), "what was typed stays"
+    assert _contact(w, world, [family["mother"]], method="parent_interview", duration="40", reached="no",
+                    summary="She did not come; phoned, no answer").status_code == 303
     with app.app_context():
-        assert [p.attended for p in db.session.query(FamilyContact).one().people] == [True]
+        assert [p.attended for p in db.session.query(FamilyContact).one().people] == [False]
+    page = w.get(f"/cases/{world.case_a.id}/family").get_data(as_text=True)
+    assert "did not attend: Li Mei" in page
+
+
+def test_checking_in_stops_the_overdue_alert_climbing(app, world, login, frozen):
+    from portal.alerts.services import sweep
+    start = NOW()
+    w = login(world.worker)
+    visit_id = int(_plan(w, world).headers["Location"].rsplit("/", 1)[1])
+
+    def run(minutes):
+        frozen(start + timedelta(minutes=minutes))
+        with app.app_context(), app.test_request_context():
+            n = sweep()
+            db.session.commit()
+        return n
+    assert run(151) == 1
+    assert login(world.worker).post_form(f"/visits/{visit_id}/check-in", {"version": "1"}).status_code == 303
+    for minutes in (165, 200, 300):
+        run(minutes)
+    with app.app_context():
+        alert = db.session.query(Alert).filter_by(kind="visit_overdue").one()
+        assert {r.user_id for r in alert.recipients} == {world.peer.id, world.assistant.id}
+        assert alert.settled_at is not None and all(r.acknowledged_at for r in alert.recipients)
+    for user in (world.peer, world.assistant, world.practice):
+        assert "has not checked in" not in login(user).htmx_get("/live").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("method", ["home_visit", "parent_interview", "parent_training"])
+def test_saying_the_family_initiated_it_opens_no_restriction_for_outgoing_contact(app, world, login, family, method):
+    """A visit or a session is the school's doing: calling it the family's initiative is no way round
+    a no-contact order."""
+    resp = _contact(login(world.worker), world, [family["father"]], method=method, initiated_by="family",
+                    duration="30", attended=[family["father"]])
+    assert resp.status_code == 422 and "must not be contacted" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(FamilyContact).count() == 0
+
+
+def test_a_contact_from_a_restricted_person_is_flagged_on_the_log(app, world, login, family):
+    w = login(world.worker)
+    assert _contact(w, world, [family["father"]], initiated_by="family", method="school_meeting",
+                    summary="Came to the gate asking for her; sent away").status_code == 303
+    assert _contact(w, world, [family["mother"]], initiated_by="family").status_code == 303
+    with app.app_context():
+        flags = {c.people[0].guardian_id: c.restricted_incoming for c in db.session.query(FamilyContact)}
+        assert flags == {family["father"]: True, family["mother"]: False}
+    assert "contact from a person under a restriction" in w.get(f"/cases/{world.case_a.id}/family").get_data(as_text=True)
+
+
+def test_a_visit_is_recorded_once_and_as_a_visit(app, world, login, family):
+    w = login(world.worker)
+    visit_id = int(_plan(w, world).headers["Location"].rsplit("/", 1)[1])
+    w.post_form(f"/visits/{visit_id}/check-in", {"version": "1"})
+    resp = _contact(w, world, [family["mother"]], method="phone", visit_id=str(visit_id))
+    assert resp.status_code == 422 and "home visit" in resp.get_data(as_text=True)
+    assert _contact(w, world, [family["mother"]], method="home_visit", visit_id=str(visit_id)).status_code == 303
+    resp = _contact(w, world, [family["mother"]], method="home_visit", visit_id=str(visit_id))
+    assert resp.status_code == 422 and "already been recorded" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(FamilyContact).count() == 1
+
+
+def test_my_day_drops_follow_ups_of_a_case_the_author_left(app, world, login, family):
+    from portal.models import CaseMember
+    p = login(world.peer)
+    with app.app_context():
+        db.session.add(CaseMember(case_id=world.case_a.id, user_id=world.peer.id, added_by_id=world.worker.id))
+        db.session.commit()
+    assert _contact(p, world, [family["mother"]], follow_up_on=_today(app).isoformat()).status_code == 303
+    assert f"/cases/{world.case_a.id}" in p.get("/my-day").get_data(as_text=True)
+    with app.app_context():
+        db.session.query(CaseMember).filter_by(case_id=world.case_a.id, user_id=world.peer.id).delete()
+        db.session.commit()
+    assert f"/cases/{world.case_a.id}" not in p.get("/my-day").get_data(as_text=True)
+
+
+def test_guardian_phone_numbers_are_for_the_family_keepers(app, world, login, family):
+    assert "13800001111" in login(world.worker).get(f"/students/{world.student_a.id}").get_data(as_text=True)
+    page = login(world.peer).get(f"/students/{world.student_a.id}").get_data(as_text=True)
+    assert "Li Mei" in page and "13800001111" not in page
+
+
+def test_no_family_text_reaches_the_database_in_clear(app, world, login, family, raw_scan):
+    """Every confidential family field, written through the pages, is absent from the raw rows."""
+    w = login(world.worker)
+    mark = {"phone": "MARKPHONE55501", "email": "markmail@example.cn", "address": "MARKADDR Lake Road",
+            "order": "MARKORDER court", "summary": "MARKSUMMARY said", "outcome": "MARKOUTCOME agreed",
+            "next": "MARKNEXT steps", "visit_addr": "MARKVISIT Road", "purpose": "MARKPURPOSE visit",
+            "override": "MARKOVERRIDE reason", "lift": "MARKLIFT reason"}
+    gid = _add_guardian(w, world, name="Zhou Min", phone=mark["phone"], email=mark["email"], address=mark["address"])
+    assert _restrict(w, gid, details=mark["order"]).status_code == 303
+    assert _contact(w, world, [family["mother"]], summary=mark["summary"], outcome=mark["outcome"],
+                    next_steps=mark["next"]).status_code == 303
+    assert _plan(w, world, address=mark["visit_addr"], purpose=mark["purpose"]).status_code == 303
+    assert _contact(login(world.assistant), world, [gid], override_reason=mark["override"]).status_code == 303
+    with app.app_context():
+        rid = db.session.query(ContactRestriction).filter_by(guardian_id=gid).one().id
+    assert login(world.assistant).post_form(f"/restrictions/{rid}/lift",
+                                            {f"lift{rid}-reason": mark["lift"]}).status_code == 303
+    assert raw_scan(*mark.values()) == set()
+    assert "guardians" in raw_scan("Zhou Min"), "the scan does find what is stored in clear (names are)"
+
+
+def _form_html(page, action):
+    """The HTML of the form posting to `action` (the restriction must show in the form itself)."""
+    start = page.index(f'action="{action}"')
+    return page[start:page.index("</form>", start)]
+
+
+def test_the_restriction_shows_in_the_crisis_step_and_the_consent_form(app, world, login, family):
+    w = login(world.worker)
+    resp = w.post_form(f"/students/{world.student_a.id}/crisis/new", {
+        "crisis_type": "family_crisis", "occurred_at": LOCAL(), "account": "Mother in hospital"})
+    crisis_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    step = _form_html(w.get(f"/crisis/{crisis_id}").get_data(as_text=True), f"/crisis/{crisis_id}/steps/guardian")
+    assert "Contact restriction: Wang Gang" in step and "Court order" in step
+    consent = _form_html(w.get(f"/cases/{world.case_a.id}").get_data(as_text=True),
+                         f"/cases/{world.case_a.id}/consents")
+    assert "Contact restriction: Wang Gang" in consent
+    contact = _form_html(w.get(f"/cases/{world.case_a.id}").get_data(as_text=True),
+                         f"/cases/{world.case_a.id}/contacts")
+    assert "Wang Gang · Do not contact" in contact
