@@ -200,7 +200,7 @@ def test_restricted_father_call_to_the_family_follow_up_and_a_checked_in_home_vi
     expect(recorded).to_have_count(1)
     expect(recorded).to_contain_text(f"No contact · Court order · recorded by {WORKER_NAME}")
     expect(recorded.locator(".note-body")).to_have_text(order_details)
-    expect(recorded).to_contain_text("The document is kept with the case's attachments.")
+    expect(recorded.get_by_role("link", name=re.compile(r"^The order or decision \(court-order-"))).to_be_visible()
     # Lifting is for supervisors only.
     expect(restrictions.get_by_text("Lift this restriction")).to_have_count(0)
 
