@@ -132,6 +132,7 @@ LABELS = {
         "first_appointment": _l("First appointment"),
         "in_service": _l("In service"),
         "closed": lazy_pgettext("referral", "Closed"),
+        "withdrawn": _l("Withdrawn before sending"),
     },
     "referral_outcome": {
         "engaged_helped": _l("Engaged and helped"),

@@ -223,6 +223,8 @@ RULES = {
     "referral.create": lambda u, o: _casework(u) and in_team(u, o) and o.is_open,
     "referral.view": lambda u, o: _casework(u) and (in_team(u, o.case) or has_grant(u, o.case)),
     "referral.update": lambda u, o: _casework(u) and in_team(u, o.case),
+    # The student's disclosure log (what went to whom): those who keep the family's details.
+    "disclosure.read": lambda u, o: _family_keeper(u, o),
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

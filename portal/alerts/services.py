@@ -254,6 +254,10 @@ def describe_notification(n) -> str:
     if n.kind == "follow_up_missed":
         return _("A follow-up of crisis %(ref)s (case %(case)s) was missed", ref=n.params.get("ref", ""),
                  case=n.params.get("case", ""))
+    if n.kind == "referral_exemption":
+        from ..i18n import label
+        return _("%(by)s sent referral %(ref)s without consent (%(basis)s)", by=n.params.get("by", ""),
+                 ref=n.params.get("ref", ""), basis=label("exemption", n.params.get("basis")))
     if n.kind == "line_changed":
         return _("The supervision line changed: %(name)s (changed by %(by)s)",
                  name=n.params.get("name", ""), by=n.params.get("by", ""))

@@ -22,7 +22,8 @@ URGENCIES = ("routine", "soon", "urgent")
 EXEMPTIONS = ("mandated_report", "emergency")
 # draft -> sent -> acknowledged -> accepted | waitlisted | declined -> first_appointment -> in_service -> closed
 REFERRAL_STATES = ("draft", "sent", "acknowledged", "accepted", "waitlisted", "declined", "first_appointment",
-                   "in_service", "closed")
+                   "in_service", "closed", "withdrawn")
+ENDED = ("closed", "withdrawn")  # a draft never sent is withdrawn, not closed
 OUTCOMES = ("engaged_helped", "did_not_engage", "declined_by_family", "transferred", "other")
 
 
@@ -82,6 +83,7 @@ class Consent(db.Model):
     guardian: Mapped[Guardian | None] = relationship()
     recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
     revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
+    attachment = relationship("Attachment")
 
     __mapper_args__ = {"version_id_col": version_id}
 

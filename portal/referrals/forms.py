@@ -47,6 +47,7 @@ class RevokeForm(FlaskForm):
     version = HiddenField()
     reason = TextAreaField(_l("Why is the consent revoked?"), validators=[Optional(), Length(max=2000)],
                            render_kw={"rows": 2})
+    revoked_on = DateField(_l("Withdrawn on"), validators=[Optional()])
 
 
 class ReferralForm(FlaskForm):

@@ -2,7 +2,8 @@
 exemption), the status path to an outcome, follow-up of stale referrals, agency figures.
 Flush, never commit; audit every change.
 """
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 from statistics import median
 
 from flask import current_app
@@ -17,16 +18,16 @@ from ..crypto import new_uid
 from ..extensions import db
 from ..i18n import label, local_date, local_today
 from ..models import Case, Guardian, Student
-from ..models.referrals import (AGENCY_TYPES, CONSENT_METHODS, EXEMPTIONS, INFO_ITEMS, OUTCOMES, URGENCIES, Agency,
-                                Consent, Disclosure, Referral, ReferralEvent)
-from ..permissions import line_below
+from ..models.referrals import (AGENCY_TYPES, CONSENT_METHODS, ENDED, EXEMPTIONS, INFO_ITEMS, OUTCOMES, URGENCIES,
+                                Agency, Consent, Disclosure, Referral, ReferralEvent)
+from ..permissions import line_below, visible_cases_clause
 from ..rules import RuleError, clean_text
 from ..web import path_for
 
-# Where a referral may go next. Closing needs an outcome; a draft is never "closed", it is sent or
-# left.
+# Where a referral may go next. Closing needs an outcome; a draft is never "closed": it is sent,
+# or withdrawn (so an abandoned draft does not wait in My day for ever).
 NEXT = {
-    "draft": ("sent",),
+    "draft": ("sent", "withdrawn"),
     "sent": ("acknowledged", "accepted", "waitlisted", "declined", "closed"),
     "acknowledged": ("accepted", "waitlisted", "declined", "closed"),
     "waitlisted": ("accepted", "declined", "closed"),
@@ -35,6 +36,7 @@ NEXT = {
     "first_appointment": ("in_service", "closed"),
     "in_service": ("closed",),
     "closed": (),
+    "withdrawn": (),
 }
 
 
@@ -84,7 +86,10 @@ def save_agency(actor, agency=None, *, version=None, **fields):
     return agency
 
 
-def set_agency_active(actor, agency, active):
+def set_agency_active(actor, agency, active, *, version=None):
+    _check(agency, version)
+    if agency.active == bool(active):
+        return False  # already so: nothing to change or audit
     agency.active = bool(active)
     audit.record("agency.activated" if active else "agency.deactivated", agency, actor=actor)
 
@@ -150,6 +155,8 @@ def record_consent(actor, case, *, agency, given_by, method, given_on, expires_o
             raise ReferralError("given_by", "invalid")
         if given_by.no_contact:
             raise ReferralError("given_by", "restricted")
+        if not given_by.legal_responsibility:
+            raise ReferralError("given_by", "no_authority")
     elif not student_may_consent(case.student):
         raise ReferralError("given_by", "too_young")
     if method not in CONSENT_METHODS:
@@ -181,13 +188,19 @@ def record_consent(actor, case, *, agency, given_by, method, given_on, expires_o
     return consent
 
 
-def revoke_consent(actor, consent, reason, *, version=None):
-    """Revocation stops future sharing; it does not undo what was already shared."""
+def revoke_consent(actor, consent, reason, *, revoked_on=None, version=None):
+    """Revocation stops future sharing; it does not undo what was already shared. It is dated the
+    day the family withdrew it, which may be before the day it is recorded."""
     _check(consent, version)
     if consent.revoked_on is not None:
         raise ReferralError(None, "already_handled")
     consent.revoke_reason = _text(reason, "reason", limit=2000)
-    consent.revoked_on, consent.revoked_by = local_today(), actor
+    revoked_on = revoked_on or local_today()
+    if revoked_on > local_today():
+        raise ReferralError("revoked_on", "future")
+    if revoked_on < consent.given_on:
+        raise ReferralError("revoked_on", "before_given")
+    consent.revoked_on, consent.revoked_by = revoked_on, actor
     timeline.add(consent.case, "consent_revoked", actor=actor, ref=consent, params={"agency": consent.agency.name})
     audit.record("consent.revoked", consent, actor=actor)
 
@@ -205,7 +218,8 @@ def covering_consent(case, agency, items):
 
 def consents_for(case):
     return db.session.scalars(select(Consent).where(Consent.case_id == case.id)
-                              .options(joinedload(Consent.agency), joinedload(Consent.guardian))
+                              .options(joinedload(Consent.agency), joinedload(Consent.guardian),
+                                       joinedload(Consent.attachment))
                               .order_by(Consent.recorded_at.desc())).all()
 
 
@@ -238,6 +252,10 @@ def send(actor, ref, *, exemption=None, exemption_reason=None, version=None):
     _check(ref, version)
     if ref.status != "draft":
         raise ReferralError(None, "already_handled")
+    if not ref.case.is_open:  # nothing new leaves the school about a closed case
+        raise ReferralError(None, "case_closed")
+    if not ref.agency.active:
+        raise ReferralError(None, "agency")
     consent = covering_consent(ref.case, ref.agency, ref.info_items)
     if consent is None:
         if not exemption:
@@ -261,11 +279,22 @@ def send(actor, ref, *, exemption=None, exemption_reason=None, version=None):
                           "items": list(ref.info_items)})
 
 
+def _moment(on):
+    """When a change dated `on` happened, for the timeline: now if today, else that day's noon on
+    the school's clock (the timeline sorts by when things happened, not when they were typed)."""
+    if on >= local_today():
+        return clock.now()
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC"))
+    return datetime.combine(on, time(12), tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def _move(actor, ref, status, on):
     ref.status, ref.status_changed_at, ref.stale_notified_at = status, clock.now(), None
     ref.events.append(ReferralEvent(status=status, on=on, at=clock.now(), by=actor))
-    timeline.add(ref.case, "referral_status", actor=actor, ref=ref,
-                 params={"agency": ref.agency.name, "status": status, "ref": ref.reference})
+    params = {"agency": ref.agency.name, "status": status, "ref": ref.reference}
+    if status == "first_appointment" and ref.first_appointment_on:
+        params["date"] = ref.first_appointment_on.isoformat()
+    timeline.add(ref.case, "referral_status", actor=actor, ref=ref, occurred_at=_moment(on), params=params)
 
 
 def change_status(actor, ref, status, *, on=None, first_appointment_on=None, outcome=None, note=None, version=None):
@@ -280,6 +309,8 @@ def change_status(actor, ref, status, *, on=None, first_appointment_on=None, out
         raise ReferralError("on", "future")
     if ref.sent_at is not None and on < local_date(ref.sent_at):
         raise ReferralError("on", "before_sent")
+    if ref.events and on < max(e.on for e in ref.events):  # the path runs forward in time
+        raise ReferralError("on", "before_previous")
     if status == "first_appointment":
         if first_appointment_on is None:
             raise ReferralError("first_appointment_on", "required")
@@ -288,6 +319,9 @@ def change_status(actor, ref, status, *, on=None, first_appointment_on=None, out
                 or first_appointment_on > today + timedelta(days=366):
             raise ReferralError("first_appointment_on", "appointment_date")
         ref.first_appointment_on = first_appointment_on
+    if status == "withdrawn":
+        note = _text(note, "note", required=False, limit=2000)
+        ref.outcome_note = note or None
     if status == "closed":
         if outcome not in OUTCOMES:
             raise ReferralError("outcome", "outcome")
@@ -318,15 +352,19 @@ def my_stale(user):
     """Open referrals of the user's cases with no status change for REFERRAL_STALE_DAYS."""
     cutoff = clock.now() - timedelta(days=stale_days())
     return db.session.scalars(select(Referral).join(Case, Case.id == Referral.case_id).where(
-        Referral.status.not_in(("closed",)), Referral.status_changed_at < cutoff,
-        or_(Case.worker_id == user.id, Referral.author_id == user.id), Case.status != "closed")
+        Referral.status.not_in(ENDED), Referral.status_changed_at < cutoff,
+        or_(Case.worker_id == user.id, Referral.author_id == user.id), Case.status != "closed",
+        visible_cases_clause(user))
         .options(joinedload(Referral.agency), joinedload(Referral.case).joinedload(Case.student))
         .order_by(Referral.status_changed_at)).all()
 
 
 def _line_overdue(user):
+    """Sent referrals of the line's open cases without news (a draft is the worker's own business:
+    it shows in their My day, not in the supervisor's queue)."""
     cutoff = clock.now() - timedelta(days=2 * stale_days())
-    return (Referral.status != "closed", Referral.status_changed_at < cutoff, Case.worker_id.in_(line_below(user)))
+    return (Referral.status.not_in(ENDED + ("draft",)), Referral.status_changed_at < cutoff,
+            Case.status != "closed", Case.worker_id.in_(line_below(user)))
 
 
 def queue_statement(user, worker_id=None, school_id=None):
@@ -378,5 +416,11 @@ def _drafted(p):
 
 @timeline.summary("referral_status")
 def _status(p):
+    if p.get("status") == "first_appointment" and p.get("date"):
+        from datetime import date
+
+        from flask_babel import format_date
+        return _l("Referral %(ref)s to %(agency)s: first appointment on %(date)s", ref=p.get("ref", ""),
+                  agency=p.get("agency", ""), date=format_date(date.fromisoformat(p["date"]), "medium"))
     return _l("Referral %(ref)s to %(agency)s: %(status)s", ref=p.get("ref", ""), agency=p.get("agency", ""),
               status=label("referral_state", p.get("status")))

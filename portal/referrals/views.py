@@ -45,6 +45,11 @@ def _messages():
         "file_type": _("Upload a PDF, PNG or JPEG file."),
         "file_too_large": _("The file is too large."),
         "empty_file": _("The file is empty."),
+        "no_authority": _("Only a family member with parental responsibility, or the student where the law allows, "
+                          "can give consent."),
+        "case_closed": _("The case is closed: nothing more is sent about it."),
+        "before_previous": _("This date is before the referral's last recorded step."),
+        "before_given": _("The consent cannot be revoked before it was given."),
     }
 
 
@@ -135,12 +140,19 @@ def agency(agency_id):
 def agency_active(agency_id):
     agency = db.get_or_404(Agency, agency_id)
     require("agency.manage")
-    form = RevokeForm()  # only the CSRF token is used
+    form = RevokeForm()  # the CSRF token and the version are used
     if form.validate_on_submit():
-        services.set_agency_active(current_user, agency, request.form.get("active") == "1")
-        db.session.commit()
-        flash(_("Agency reactivated.") if agency.active else _("Agency deactivated: kept for the referrals that "
-                                                                  "name it, no longer offered."), "success")
+        try:
+            changed = services.set_agency_active(current_user, agency, request.form.get("active") == "1",
+                                                 version=form.version.data)
+            db.session.commit()
+        except (services.ReferralError, StaleDataError):
+            db.session.rollback()
+            flash(_messages()["stale"], "error")
+        else:
+            if changed:
+                flash(_("Agency reactivated.") if agency.active else _("Agency deactivated: kept for the referrals "
+                                                                          "that name it, no longer offered."), "success")
     return see_other("referrals.agency", agency_id=agency_id)
 
 
@@ -209,12 +221,13 @@ def consent_revoke(consent_id):
     form = RevokeForm()
     if form.validate_on_submit():
         try:
-            services.revoke_consent(current_user, consent, form.reason.data, version=form.version.data)
+            services.revoke_consent(current_user, consent, form.reason.data, revoked_on=form.revoked_on.data,
+                                    version=form.version.data)
             db.session.commit()
         except services.ReferralError as exc:
             db.session.rollback()
-            flash(_("Say why the consent is revoked.") if exc.field == "reason" else _messages().get(exc.code, ""),
-                  "error")
+            flash(_("Say why the consent is revoked.") if exc.field == "reason"
+                  else _messages().get(exc.code, _messages()["invalid"]), "error")
         except StaleDataError:
             db.session.rollback()
             flash(_messages()["stale"], "error")

@@ -46,5 +46,9 @@ def show(student_id):
         .options(joinedload(Crisis.case).selectinload(Case.members),
                  joinedload(Crisis.alert).selectinload(Alert.recipients)))
         if can(current_user, "crisis.view", c)]
+    disclosures = []
+    if can(current_user, "disclosure.read", student):
+        from ..referrals.services import disclosures_for
+        disclosures = disclosures_for(student)
     return render("students/show.html", student=student, cases=cases, has_open_case=bool(has_open),
-                  can_open=can(current_user, "case.open", student), crises=crises)
+                  can_open=can(current_user, "case.open", student), crises=crises, disclosures=disclosures)

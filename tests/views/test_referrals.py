@@ -287,3 +287,220 @@ def test_the_first_appointment_date_must_make_sense(app, world, login, setup):
     _status(w, app, ref, "accepted")
     resp = _status(w, app, ref, "first_appointment", first_appointment_on="2001-01-01")
     assert resp.status_code == 422 and "cannot be before the referral was sent" in resp.get_data(as_text=True)
+
+
+# -- review fixes --------------------------------------------------------------------------------------------------
+
+def test_the_supervisor_reads_what_the_exemption_was(app, world, login, setup):
+    w = login(world.worker)
+    ref = _referral(w, world, setup["agency"])
+    assert _send(w, app, ref, exemption="mandated_report",
+                 exemption_reason="Bruises; reported to the police child unit").status_code == 303
+    page = login(world.assistant).get("/notifications").get_data(as_text=True)
+    assert "sent referral F" in page and "without consent (Mandated report" in page
+    assert "referral_exemption" not in page and "Bruises" not in page
+
+
+def test_nothing_is_sent_to_a_deactivated_agency_or_about_a_closed_case(app, world, login, setup):
+    w = login(world.worker)
+    _consent(w, app, world, setup["agency"], setup["mother"])
+    ref = _referral(w, world, setup["agency"])
+    with app.app_context():
+        agency = db.session.get(Agency, setup["agency"])
+        agency.active = False
+        db.session.commit()
+    resp = _send(w, app, ref)
+    assert resp.status_code == 422 and "Choose an active agency" in resp.get_data(as_text=True)
+    with app.app_context():
+        db.session.get(Agency, setup["agency"]).active = True
+        from portal.models import Case
+        db.session.get(Case, world.case_a.id).status = "closed"
+        db.session.commit()
+    resp = _send(w, app, ref)
+    assert resp.status_code == 422 and "The case is closed" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(Disclosure).count() == 0
+
+
+def test_a_draft_can_be_withdrawn_and_leaves_every_list(app, world, login, setup, frozen):
+    start = clock.now()
+    w = login(world.worker)
+    ref = _referral(w, world, setup["agency"])
+    frozen(start + timedelta(days=30))
+    w = login(world.worker)
+    assert "Referrals to follow up" in w.get("/my-day").get_data(as_text=True), "an unsent draft is the worker's to act on"
+    assert f"review-referrals-{ref}" not in login(world.assistant).get("/review?tab=referrals").get_data(as_text=True), \
+        "a draft is not the supervisor's business"
+    w = login(world.worker)
+    assert "Withdraw the draft" in w.get(f"/referrals/{ref}").get_data(as_text=True)
+    assert _status(w, app, ref, "withdrawn", note="Family found a private counsellor").status_code == 303
+    assert "Referrals to follow up" not in w.get("/my-day").get_data(as_text=True)
+    assert "Withdrawn before sending" in w.get(f"/referrals/{ref}").get_data(as_text=True)
+    assert _send(w, app, ref).status_code == 422
+
+
+def test_the_status_form_cannot_send(app, world, login, setup):
+    w = login(world.worker)
+    ref = _referral(w, world, setup["agency"])
+    resp = _status(w, app, ref, "sent")
+    assert resp.status_code == 422 and "Send the referral with its own button" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Referral, ref).status == "draft" and db.session.query(Disclosure).count() == 0
+
+
+def test_the_timeline_dates_a_change_when_it_happened(app, world, login, setup):
+    w = login(world.worker)
+    _consent(w, app, world, setup["agency"], setup["mother"], given_on=(_today(app) - timedelta(days=10)).isoformat())
+    ref = _referral(w, world, setup["agency"])
+    assert _send(w, app, ref).status_code == 303
+    with app.app_context():  # sent a week ago
+        r = db.session.get(Referral, ref)
+        r.sent_at = clock.now() - timedelta(days=7)
+        for e in r.events:
+            e.on = _today(app) - timedelta(days=7)
+        db.session.commit()
+    three_days_ago = _today(app) - timedelta(days=3)
+    assert _status(w, app, ref, "accepted", on=three_days_ago.isoformat()).status_code == 303
+    resp = _status(w, app, ref, "first_appointment", on=(three_days_ago - timedelta(days=1)).isoformat(),
+                   first_appointment_on=_today(app).isoformat())
+    assert resp.status_code == 422 and "last recorded step" in resp.get_data(as_text=True)
+    appointment = _today(app) + timedelta(days=5)
+    assert _status(w, app, ref, "first_appointment", first_appointment_on=appointment.isoformat()).status_code == 303
+    with app.app_context():
+        from portal.i18n import local_date
+        entries = {e.params["status"]: e for e in db.session.query(TimelineEntry).filter_by(kind="referral_status")}
+        assert local_date(entries["accepted"].occurred_at) == three_days_ago
+        assert entries["first_appointment"].params["date"] == appointment.isoformat()
+    assert "first appointment on" in w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+
+
+def test_my_day_drops_referrals_of_a_case_the_author_left(app, world, login, setup, make, frozen):
+    start = clock.now()
+    w = login(world.worker)
+    ref = _referral(w, world, setup["agency"])
+    with app.app_context():  # the case goes to a colleague; the worker is off its team
+        from portal.models import Case
+        db.session.get(Case, world.case_a.id).worker_id = world.peer.id
+        db.session.commit()
+    frozen(start + timedelta(days=20))
+    page = login(world.worker).get("/my-day").get_data(as_text=True)
+    assert f"/referrals/{ref}" not in page
+    assert f"/referrals/{ref}" in login(world.peer).get("/my-day").get_data(as_text=True)
+
+
+def test_consent_comes_from_someone_with_parental_responsibility(app, world, login, setup):
+    aunt = _guardian(app, world, name="Zhao Lan")
+    with app.app_context():
+        db.session.get(Guardian, aunt).legal_responsibility = False
+        db.session.commit()
+    resp = _consent(login(world.worker), app, world, setup["agency"], aunt)
+    assert resp.status_code == 422 and "parental responsibility" in resp.get_data(as_text=True)
+
+
+def test_a_guardian_of_another_student_cannot_consent(app, world, login, setup):
+    from portal.crypto import new_uid
+    from portal.models import Student
+    with app.app_context():
+        g = Guardian(uid=new_uid(), student=db.session.get(Student, world.student_b.id), name="Zhang San",
+                     relationship_to_student="father")
+        db.session.add(g)
+        db.session.commit()
+        other = g.id
+    assert _consent(login(world.worker), app, world, setup["agency"], other).status_code == 422
+    with app.app_context():
+        assert db.session.query(Consent).count() == 0
+
+
+def test_a_guardian_restricted_after_consenting_no_longer_covers_a_referral(app, world, login, setup):
+    w = login(world.worker)
+    assert _consent(w, app, world, setup["agency"], setup["mother"]).status_code == 303
+    with app.app_context():
+        db.session.get(Guardian, setup["mother"]).contact_restricted = True
+        db.session.commit()
+    ref = _referral(w, world, setup["agency"])
+    assert _send(w, app, ref).status_code == 422
+
+
+def test_revocation_is_dated_and_audited(app, world, login, setup):
+    from portal.models import AuditEvent
+    w = login(world.worker)
+    given = _today(app) - timedelta(days=20)
+    _consent(w, app, world, setup["agency"], setup["mother"], given_on=given.isoformat())
+    with app.app_context():
+        consent = db.session.query(Consent).one()
+        cid, version = consent.id, consent.version_id
+    w.post_form(f"/consents/{cid}/revoke", {"version": version, "reason": "Changed her mind",
+                                            "revoked_on": (given - timedelta(days=1)).isoformat()})
+    with app.app_context():
+        assert db.session.get(Consent, cid).revoked_on is None, "not before it was given"
+    withdrawn = _today(app) - timedelta(days=2)
+    assert w.post_form(f"/consents/{cid}/revoke", {"version": version, "reason": "Changed her mind",
+                                                   "revoked_on": withdrawn.isoformat()}).status_code == 303
+    with app.app_context():
+        assert db.session.get(Consent, cid).revoked_on == withdrawn
+        assert db.session.query(AuditEvent).filter_by(action="consent.revoked").count() == 1
+    page = w.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    assert "Revoked because: Changed her mind" in page and "Purpose: Assessment of low mood" in page
+
+
+def test_status_changes_and_deactivation_are_audited_once(app, world, login, setup):
+    from portal.models import AuditEvent
+    w = login(world.worker)
+    _consent(w, app, world, setup["agency"], setup["mother"])
+    ref = _referral(w, world, setup["agency"])
+    _send(w, app, ref)
+    assert _status(w, app, ref, "acknowledged").status_code == 303
+    sup = login(world.supervisor)
+    with app.app_context():
+        version = db.session.get(Agency, setup["agency"]).version_id
+    for _ in range(2):
+        sup.post_form(f"/agencies/{setup['agency']}/active", {"active": "0", "version": version})
+    with app.app_context():
+        assert db.session.query(AuditEvent).filter_by(action="referral.acknowledged").count() == 1
+        assert db.session.query(AuditEvent).filter_by(action="agency.deactivated").count() == 1
+
+
+def test_follow_up_days_are_configuration(make_app, world, frozen):
+    app = make_app(REFERRAL_STALE_DAYS=3)
+    start = clock.now()
+    with app.test_request_context(), app.app_context():
+        from portal.models import Case, User
+        from portal.referrals import services
+        actor = db.session.get(User, world.worker.id)
+        case = db.session.get(Case, world.case_a.id)
+        agency = Agency(name="Quick", type="other", active=True)
+        db.session.add(agency)
+        db.session.flush()
+        ref = services.create_referral(actor, case, agency=agency, urgency="soon", items=["identity"], reason="x")
+        db.session.commit()
+        frozen(start + timedelta(days=2))
+        assert services.my_stale(actor) == []
+        frozen(start + timedelta(days=4))
+        assert [r.id for r in services.my_stale(actor)] == [ref.id]
+
+
+def test_the_disclosure_log_is_on_the_student_record_for_the_team(app, world, login, setup):
+    w = login(world.worker)
+    _consent(w, app, world, setup["agency"], setup["mother"])
+    _send(w, app, _referral(w, world, setup["agency"]))
+    page = w.get(f"/students/{world.student_a.id}").get_data(as_text=True)
+    assert 'id="disclosures"' in page and "Lakeside CAMHS" in page
+    assert "Lakeside" not in login(world.peer).get(f"/students/{world.student_a.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role,allowed", [("worker", False), ("peer", False), ("worker_b", False), ("teacher", False),
+                                          ("assistant", True), ("supervisor", True), ("admin", True)])
+def test_who_may_edit_an_agency(app, world, login, setup, role, allowed):
+    with app.app_context():
+        version = db.session.get(Agency, setup["agency"]).version_id
+    resp = login(getattr(world, role)).post_form(f"/agencies/{setup['agency']}", {
+        "name": "Lakeside CAMHS (renamed)", "type": "mental_health", "version": version})
+    assert (resp.status_code == 303) is allowed and (resp.status_code == 403) is not allowed
+
+
+def test_no_consent_is_recorded_on_a_closed_case(app, world, login, setup):
+    from portal.models import Case
+    with app.app_context():
+        db.session.get(Case, world.case_a.id).status = "closed"
+        db.session.commit()
+    assert _consent(login(world.worker), app, world, setup["agency"], setup["mother"]).status_code == 403
