@@ -8,6 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..cases.sections import section
 from ..cases.views import load_case
 from ..crypto import preload_data_keys
+from ..formkit import place_error
 from ..extensions import db
 from ..models import Assessment, CasePlan, Closure, Escalation, School, ServiceRecord
 from ..models.casework import ASSESSMENT_AREAS
@@ -47,12 +48,7 @@ def _messages():
 
 def _fail(form, exc):
     db.session.rollback()
-    message = _messages().get(exc.code, exc.code)
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = list(field.errors) + [message]
-        return None
-    return message
+    return place_error(form, exc.field, _messages().get(exc.code, _messages()["invalid"]))
 
 
 # -- case page sections -----------------------------------------------------------------------------
@@ -88,11 +84,7 @@ def assessment_new(case_id):
             db.session.rollback()
             field = getattr(form, f"narrative_{exc.field}", None) if exc.code == "one_narrative" else \
                 getattr(form, f"rating_{exc.field}", None) or getattr(form, exc.field or "", None)
-            message = _messages().get(exc.code, exc.code)
-            if field is not None:
-                field.errors = list(field.errors) + [message]
-            else:
-                error = message
+            error = place_error(form, field, _messages().get(exc.code, _messages()["invalid"]))
         else:
             db.session.commit()
             flash(_("Assessment saved."), "success")
@@ -235,7 +227,7 @@ def _decide(kind, item, reload, decide, done, missing_comment, back, page=None):
             db.session.commit()
         except services.WorkError as exc:
             db.session.rollback()
-            error = missing_comment if exc.field == "comment" else _messages().get(exc.code, exc.code)
+            error = missing_comment if exc.field == "comment" else _messages().get(exc.code, _messages()["invalid"])
         except StaleDataError:
             db.session.rollback()
             error = _messages()["already_handled"]

@@ -9,7 +9,7 @@ from ..cases.sections import section
 from ..casework.forms import ReviewForm
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..formkit import choices
+from ..formkit import choices, place_error
 from ..i18n import label, names
 from ..models import Student
 from ..permissions import can, require
@@ -114,11 +114,7 @@ def start(student_id):
         except services.CrisisError as exc:
             db.session.rollback()
             message = _message("already_open_case" if exc.code == "already_open" and exc.field is None else exc.code)
-            field = getattr(form, exc.field or "", None)
-            if field is not None:
-                field.errors = list(field.errors) + [message]
-            else:
-                error = message
+            error = place_error(form, exc.field, message)
             existing = exc.info.get("crisis")
             if existing is not None and can(current_user, "crisis.view", existing):
                 return render("crisis/start.html", status=409, form=form, student=student, concern=concern,
@@ -237,10 +233,7 @@ def step(crisis_id, code):
                     message = _("Say why this step is waived.")
             if exc.field == "checklist":
                 field = form.release_signed
-            if field is not None:
-                field.errors = list(field.errors) + [message]
-            else:
-                error = message
+            error = place_error(form, field, message)
         except StaleDataError:
             db.session.rollback()
             error = _message("stale")

@@ -12,7 +12,7 @@ from ..cases.services import eligible_workers
 from ..cases.views import load_case
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..formkit import choices
+from ..formkit import choices, place_error
 from ..i18n import names
 from ..models import Case, Guardian, Student, User
 from ..models.family import ContactRestriction, FamilyContact, HomeVisit, CONTACT_METHODS
@@ -67,11 +67,7 @@ def _fail(form, exc):
         message = _restricted_message(exc)
     else:
         message = _messages().get(exc.code, _messages()["invalid"])
-    field = getattr(form, exc.field or "", None)
-    if field is not None:
-        field.errors = list(field.errors) + [message]
-        return None
-    return message
+    return place_error(form, exc.field, message)
 
 
 def _local(value):

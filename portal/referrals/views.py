@@ -9,7 +9,7 @@ from ..cases.sections import section
 from ..cases.views import load_case
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..formkit import choices
+from ..formkit import choices, place_error
 from ..i18n import label, local_today
 from ..models import Guardian
 from ..models.referrals import AGENCY_TYPES, Agency, Consent
@@ -56,11 +56,7 @@ def _messages():
 def _fail(form, exc, messages=None):
     db.session.rollback()
     message = (messages or {}).get(exc.code) or _messages().get(exc.code, _messages()["invalid"])
-    field = getattr(form, exc.field or "", None)
-    if field is not None:
-        field.errors = list(field.errors) + [message]
-        return None
-    return message
+    return place_error(form, exc.field, message)
 
 
 def _upload(field):
