@@ -108,8 +108,9 @@ def update_group(actor, group, *, version=None, **fields):
                  details={"facilitators": sorted(u.id for u in f["facilitators"])})
 
 
-def end_group(actor, group, *, version=None):
-    if not group.is_active or (version not in (None, "") and str(version) != str(group.version_id)):
+def end_group(actor, group, *, version):
+    """`version` is the group as the page showed it: required, so a stray request ends nothing."""
+    if not group.is_active or str(version) != str(group.version_id):
         raise GroupError(None, "stale")
     group.status, group.ended_on = "ended", local_today()
     audit.record("group.ended", group, actor=actor)
@@ -147,8 +148,8 @@ def add_members(actor, group, students):
     return added
 
 
-def remove_member(actor, member):
-    if member.left_on is not None:
+def remove_member(actor, member, *, version):
+    if member.left_on is not None or str(version) != str(member.group.version_id):
         raise GroupError(None, "stale")
     member.left_on = local_today()
     audit.record("group.member_left", member.group, actor=actor, details={"student": member.student_id})

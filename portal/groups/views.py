@@ -91,16 +91,16 @@ def _load_session(group, session_id):
 @login_required
 def index():
     require("group.list")
-    status = request.args.get("status") if request.args.get("status") in ("active", "ended", "all") else "active"
+    state = request.args.get("status") if request.args.get("status") in ("active", "ended", "all") else "active"
     school_id = request.args.get("school", type=int)
     if school_id not in school_ids(current_user):
         school_id = None
-    stmt = services.visible_statement(current_user, None if status == "all" else status, school_id)
+    stmt = services.visible_statement(current_user, None if state == "all" else state, school_id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"],
                        error_out=False)
     schools = db.session.scalars(select(School).where(School.id.in_(school_ids(current_user)))
                                  .order_by(School.name)).all()
-    return render("groups/index.html", "groups/_list.html", page=page, status=status, school_id=school_id,
+    return render("groups/index.html", "groups/_list.html", page=page, state=state, school_id=school_id,
                   schools=schools, tallies=services.tallies([g.id for g in page.items]))
 
 
@@ -275,9 +275,10 @@ def remove_member(group_id, member_id):
                                                          GroupMember.group_id == group.id))
     if member is None:
         abort(404)
-    if VersionForm().validate_on_submit():
+    form = VersionForm()
+    if form.validate_on_submit():
         try:
-            services.remove_member(current_user, member)
+            services.remove_member(current_user, member, version=form.version.data)
             db.session.commit()
             flash(_("%(name)s left the group; the sessions they attended stay on record.", name=member.student.name),
                   "success")

@@ -149,7 +149,12 @@ def test_a_member_who_leaves_is_not_marked_again_but_keeps_their_history(app, gr
     w = grouped
     c = login(w.worker)
     member = w.members[w.student_a2.id]
+    with app.app_context():
+        v = db.session.get(StudentGroup, w.group_id).version_id
     assert c.post_form(f"/groups/{w.group_id}/members/{member}/remove", {}).status_code == 303
+    with app.app_context():
+        assert db.session.get(GroupMember, member).left_on is None, "without the version the page showed, nothing"
+    assert c.post_form(f"/groups/{w.group_id}/members/{member}/remove", {"version": v}).status_code == 303
     assert "Amy Chen left the group" in c.get(f"/groups/{w.group_id}").get_data(as_text=True)
     page = c.get(f"/groups/{w.group_id}/sessions/new").get_data(as_text=True)
     assert "Amy Chen" not in page and "王小明" in page
