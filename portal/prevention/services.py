@@ -146,7 +146,7 @@ def evaluation(activity):
 
     def one(counts):
         n = sum(counts)
-        return {"n": n, "mean": sum(k * c for k, c in zip(SCALE, counts)) / n if n else None,
+        return {"n": n, "mean": sum(k * c for k, c in zip(SCALE, counts, strict=True)) / n if n else None,
                 "high": (counts[3] + counts[4]) / n if n else None, "counts": counts}
     return {"question": activity.eval_question, "before": one(activity.eval_before),
             "after": one(activity.eval_after)}

@@ -195,8 +195,8 @@ def edit(activity_id):
     if request.method == "GET":
         preload_data_keys({a.data_key_id})
         form = ActivityForm(formdata=None, obj=a, version=a.version_id, notes=a.notes,
-                            **{f"before_{n}": c for n, c in zip(SCALE, a.eval_before or ())},
-                            **{f"after_{n}": c for n, c in zip(SCALE, a.eval_after or ())})
+                            **{f"before_{n}": c for n, c in zip(SCALE, a.eval_before or [None] * 5, strict=True)},
+                            **{f"after_{n}": c for n, c in zip(SCALE, a.eval_after or [None] * 5, strict=True)})
     else:
         form = ActivityForm()
     form.school_id.choices = choices([(a.school_id, a.school.name)])

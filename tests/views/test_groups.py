@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import (AuditEvent, Case, GroupAttendance, GroupMember, GroupSession, Notification, ReviewEntry,
+from portal.models import (AuditEvent, Case, GroupMember, GroupSession, Notification, ReviewEntry,
                            Student, StudentGroup, TimelineEntry, User)
 
 TODAY = lambda: clock.now().date()  # noqa: E731

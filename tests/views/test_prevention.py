@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import ActivityMaterial, PreventionActivity, School, Student, StudentGroup, User
+from portal.models import ActivityMaterial, PreventionActivity, School, Student, User
 
 TODAY = lambda: clock.now().date()  # noqa: E731
 
