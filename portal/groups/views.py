@@ -324,6 +324,13 @@ def session_new(group_id):
             return see_other("groups.session", group_id=group_id, session_id=s.id)
     if error:
         group = _load(group_id)
+    if request.method == "POST":  # someone who joined since the form was drawn gets a row to mark
+        drawn = {str(e.member_id.data) for e in form.attendance}
+        for m in group.current_members:
+            if str(m.id) not in drawn:
+                form.attendance.append_entry({"member_id": m.id}).status.errors = [_messages()["mark"]]
+                error = None if error == _messages()["mark"] else error
+                form.attendance.errors = [e.errors for e in form.attendance]
     return render("groups/session_form.html", status=422 if (form.errors or error) else 200, group=group, form=form,
                   members={m.id: m for m in group.members}, error=error)
 
@@ -338,7 +345,7 @@ def _session_page(group, s, status=200, review_form=None, revise_form=None, erro
                                                  "observation": a.observation})
     if review_form is None and s.status == "submitted" and can(current_user, "session.review", s):
         review_form = ReviewForm(formdata=None, version=s.version_id)
-    # The observations shown are case content: the read names the cases, for their read logs.
+    # The observations shown are case content: the read names the cases they belong to.
     audit.record("group_session.read", s, details={"cases": sorted({a.case_id for a in s.attendance if a.case_id})})
     resp = render("groups/session.html", "groups/_session.html", status=status, group=group, session=s,
                   thread=thread(s), review_form=review_form, revise_form=revise_form, error=error,

@@ -260,6 +260,18 @@ def test_every_member_must_be_marked_and_the_form_keeps_its_input(app, grouped, 
         assert db.session.query(GroupSession).count() == 1
 
 
+def test_a_student_who_joined_while_the_form_was_open_gets_a_row(app, grouped, login, make):
+    w = grouped
+    newcomer = make.student(w.a, "Qian", "Yu", number="EPS0004")
+    c = login(w.worker)
+    form = _session_form(w, w.members, {s: ("present", "") for s in (w.student_a, w.student_a2, w.student_c)},
+                         token="t-3")
+    assert c.post_form(f"/groups/{w.group_id}/members", {"student_ids": [newcomer.id]}).status_code == 303
+    resp = c.post_form(f"/groups/{w.group_id}/sessions/new", form)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "Yu Qian" in html and "Mark whether this student came." in html
+
+
 def test_a_double_submit_records_one_session(app, grouped, login):
     w = grouped
     c = login(w.worker)
