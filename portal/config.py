@@ -118,6 +118,9 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "REFERRAL_STALE_DAYS": int(env.get("PORTAL_REFERRAL_STALE_DAYS", "14")),
         "STUDENT_CONSENT_MIN_AGE": int(env.get("PORTAL_STUDENT_CONSENT_MIN_AGE", "14")),
         "SWEEP_SECONDS": int(env.get("PORTAL_SWEEP_SECONDS", "30")),
+        # The school year's terms, by the month-day each starts (a term ends the day before the
+        # next one starts): the term calendar of prevention activities and its figures.
+        "TERM_STARTS": env.get("PORTAL_TERM_STARTS", "09-01,02-15"),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # Trusted proxy hops for X-Forwarded-For (gunicorn behind nginx: 1).
         "PROXY_FIX_HOPS": int(env.get("PORTAL_PROXY_HOPS", "0")),

@@ -154,7 +154,110 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
     _crises(users, now)
     _family(users, now)
     _referrals(users, now)
+    _groups(users, now)
+    _prevention(users, now)
     return users
+
+
+OBSERVATIONS = (
+    "Joined the warm-up game at once and encouraged a quieter member.",
+    "Quiet at first; spoke once the group worked in pairs.",
+    "Found it hard to wait for a turn; calmer after the breathing exercise.",
+    "Shared how lunchtime feels when nobody saves a seat.",
+    "Helped to set the group's rules and reminded others of them kindly.",
+)
+
+
+def _groups(users, now):
+    """A friendship group at Eastlake run by the demo worker and a colleague (two sessions
+    accepted, the third waiting for the assistant supervisor's review), and a grief group at
+    Westhill whose two sessions wait for review. Members with a case get the observations on it."""
+    from flask import current_app
+
+    from .groups import services as groups
+
+    def members_of(code, worker_ids, with_case, without_case):
+        school = db.session.scalar(select(School).where(School.code == code))
+        cased = db.session.scalars(select(Student).join(Case, Case.student_id == Student.id).where(
+            Case.worker_id.in_(worker_ids), Case.status.in_(("planning", "active", "review")))
+            .order_by(Case.id)).all()[:with_case]
+        free = db.session.scalars(select(Student).where(
+            Student.school_id == school.id,
+            ~select(Case.id).where(Case.student_id == Student.id).exists()).order_by(Student.id)).all()
+        return school, cased + free[len(free) // 3:][:without_case]
+
+    plans = [  # school, facilitators, name, kind, purpose, planned, members (with a case, without), sessions
+        ("EPS", ("worker", "worker2"), "Friendship group", "friendship",
+         "Six weeks on making and keeping friends, for pupils who are often alone at break.", 6, (3, 2),
+         [("worker", 18, "Getting to know each other", "accept"), ("worker2", 11, "What makes a good friend", "accept"),
+          ("worker", 4, "When friends fall out", None)]),
+        ("WMS", ("worker5",), "Grief and loss group", "grief",
+         "A space for students who lost someone close this year: remembering, coping, asking for help.", 8, (2, 2),
+         [("worker5", 9, "Memories we keep", None), ("worker5", 2, "Feelings that come in waves", None)]),
+    ]
+    with current_app.test_request_context():
+        try:
+            for code, who, name, kind, purpose, planned, (n_case, n_free), sessions in plans:
+                people = [users[u] for u in who]
+                school, students = members_of(code, [u.id for u in people], n_case, n_free)
+                if len(students) < 3:
+                    continue  # a very small demo district
+                clock.freeze(now - timedelta(days=25))
+                group = groups.create_group(people[0], school, name=name, kind=kind, purpose=purpose,
+                                            planned_sessions=planned, starts_on=(now - timedelta(days=18)).date(),
+                                            meets="Tuesdays 15:30, room 104" if code == "EPS" else "Thursdays 12:20, library",
+                                            facilitators=people)
+                groups.add_members(people[0], group, students)
+                for n, (author, days_ago, topic, decision) in enumerate(sessions):
+                    clock.freeze(now - timedelta(days=days_ago))
+                    marks = {m.id: ("absent", "") if (i + n) % 5 == 4 else ("present", OBSERVATIONS[(i + n) % 5])
+                             for i, m in enumerate(group.current_members)}
+                    s = groups.record_session(users[author], group, occurred_on=clock.now().date(), duration=45,
+                                              topic=topic, marks=marks,
+                                              summary=f"{topic}: a warm-up game, work in pairs, then a closing circle. "
+                                                      "Most joined in; two needed encouragement to speak.")
+                    if decision:
+                        clock.freeze(now - timedelta(days=days_ago - 1))
+                        groups.review_session(users[author].supervisor, s, decision, "Clear record; thank you.")
+        finally:
+            clock.freeze(None)
+    db.session.flush()
+
+
+def _prevention(users, now):
+    """Prevention and education in both schools this term: held activities with their reach (one
+    with a before-and-after evaluation), planned ones, one whose outcome is still to be recorded."""
+    from .prevention import services as prevention
+    today = now.date()
+    rows = [  # organiser, school, type, topic, title, days from today, status, audience, grades, reached, evaluation
+        ("worker", "EPS", "assembly", "anti_bullying", "Stand up, speak out: anti-bullying assembly", -21, "held",
+         ["students", "staff"], ["1", "2", "3", "4", "5", "6"], 412,
+         ("I know whom to tell if I am bullied", [38, 52, 80, 60, 30], [8, 20, 62, 110, 60])),
+        ("worker", "EPS", "class_talk", "online_safety", "Safe online: passwords and strangers", -14, "held",
+         ["students"], ["5"], 38, None),
+        ("worker2", "EPS", "parent_workshop", "emotional_wellbeing", "Talking with your child about feelings", -10,
+         "held", ["parents"], [], 26, None),
+        ("worker", "EPS", "class_talk", "safety", "Road and water safety before the holiday", -2, "planned",
+         ["students"], ["3", "4"], None, None),
+        ("worker", "EPS", "staff_training", "emotional_wellbeing", "Spotting low mood in the classroom", 5, "planned",
+         ["staff"], [], None, None),
+        ("worker2", "EPS", "mh_week_event", "emotional_wellbeing", "Mental-health week: the kindness wall", 20, "planned",
+         ["students", "parents", "staff"], [], None, None),
+        ("worker5", "WMS", "campaign", "substance_use", "Clear heads: a week against vaping", -17, "held",
+         ["students"], ["7", "8", "9"], 604, None),
+        ("worker5", "WMS", "class_talk", "law", "Your rights and the law at 14", -6, "held", ["students"], ["8"], 44, None),
+        ("worker6", "WMS", "class_talk", "online_safety", "Photos, sharing and consent", 9, "planned", ["students"],
+         ["9"], None, None),
+    ]
+    schools = {s.code: s for s in db.session.scalars(select(School))}
+    for who, code, type_, topic, title, days, status, audience, grades, reached, ev in rows:
+        prevention.create_activity(
+            users[who], schools[code], type=type_, topic=topic, topic_other="", title=title,
+            occurs_on=today + timedelta(days=days), status=status, audience=audience, grades=grades, classes="",
+            reached=reached, materials="Slides and a short film" if ev else "", eval_question=ev[0] if ev else "",
+            eval_before=ev[1] if ev else [None] * 5, eval_after=ev[2] if ev else [None] * 5,
+            notes="Pupils asked for a follow-up session on what to do as a bystander." if ev else "")
+    db.session.flush()
 
 
 AGENCIES = [  # name, type, languages, area, services, waiting weeks

@@ -132,6 +132,14 @@ def _can_read_concern(u, c):
     return c.triaged_by_id in team_scope(u)
 
 
+def _group_team(u, group):
+    """A group's facilitators and everyone above them on the supervision line. Nobody else sees
+    the group (its members' names, the session summaries): not even the members' case teams, who
+    see their own student's attendance and observations on the case."""
+    ids = team_scope(u)
+    return _casework(u) and any(f.user_id in ids for f in group.facilitators)
+
+
 # -- rules -----------------------------------------------------------------------------------
 
 def _casework(user):
@@ -225,6 +233,22 @@ RULES = {
     "referral.update": lambda u, o: _casework(u) and in_team(u, o.case),
     # The student's disclosure log (what went to whom): those who keep the family's details.
     "disclosure.read": lambda u, o: _family_keeper(u, o),
+    # Group work: case workers run groups in their schools; a group is its facilitators' and their
+    # line's. A session is a service record: its author's line above reviews it.
+    "group.list": lambda u, o: _casework(u),
+    "group.create": lambda u, o: _casework(u) and bool(school_ids(u)),
+    "group.view": lambda u, o: _group_team(u, o),
+    "group.edit": lambda u, o: _group_team(u, o),
+    "group.session": lambda u, o: _group_team(u, o) and o.is_active,
+    "session.view": lambda u, o: _group_team(u, o.group),
+    "session.review": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
+    "session.revise": lambda u, o: o.author_id == u.id and _group_team(u, o.group),
+    # Prevention and education: school-level work, read by the school's case workers and kept by
+    # the organiser and their line. Teachers and administrators see neither groups nor activities.
+    "activity.list": lambda u, o: _casework(u),
+    "activity.create": lambda u, o: _casework(u) and bool(school_ids(u)),
+    "activity.view": lambda u, o: _casework(u) and o.school_id in school_ids(u),
+    "activity.edit": lambda u, o: _casework(u) and o.school_id in school_ids(u) and o.organiser_id in team_scope(u),
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

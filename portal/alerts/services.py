@@ -227,6 +227,14 @@ def describe_notification(n) -> str:
                 "closure_decided": _("Your request to close %(case)s was %(status)s by %(by)s")}[n.kind]
         return what % {"case": n.params.get("case", ""), "by": n.params.get("by", ""),
                        "status": str(label("review_action", n.params.get("status"))).lower()}
+    if n.kind == "group_session_reviewed":
+        from ..i18n import label
+        return _("Your record of session %(number)s of the group “%(group)s” was %(status)s by %(by)s",
+                 number=n.params.get("number", ""), group=n.params.get("group", ""), by=n.params.get("by", ""),
+                 status=str(label("review_action", n.params.get("status"))).lower())
+    if n.kind == "group_observation":
+        return _("%(by)s wrote an observation from the group “%(group)s” on case %(case)s",
+                 by=n.params.get("by", ""), group=n.params.get("group", ""), case=n.params.get("case", ""))
     if n.kind == "case_escalated":
         return _("Case %(case)s was escalated to you by %(by)s", case=n.params.get("case", ""),
                  by=n.params.get("by", ""))

@@ -32,9 +32,15 @@ def _text(value, field, required=True, limit=MAX_TEXT):
     return clean_text(value, field, required=required, limit=limit, error=WorkError)
 
 
-def _entry(actor, case, subject, action, comment=None, snapshot=None):
-    e = ReviewEntry(uid=new_uid(), case=case, subject_type=subject.__tablename__, subject_id=subject.id,
+def _entry(actor, owner, subject, action, comment=None, snapshot=None):
+    """One step of `subject`'s review thread, encrypted under its owner's key: the record's case,
+    or the group of a group session."""
+    e = ReviewEntry(uid=new_uid(), subject_type=subject.__tablename__, subject_id=subject.id,
                     author=actor, action=action, created_at=clock.now())
+    if isinstance(owner, Case):
+        e.case = owner
+    else:
+        e.group = owner
     db.session.add(e)
     if comment:
         e.comment = comment
@@ -43,7 +49,8 @@ def _entry(actor, case, subject, action, comment=None, snapshot=None):
     return e
 
 
-def _check(obj, status, version):
+def check_state(obj, status, version):
+    """The record is still in `status` at the version the user saw, or someone else got there first."""
     if obj.status != status or (version not in (None, "") and str(version) != str(obj.version_id)):
         raise WorkError(None, "already_handled")
 
@@ -83,9 +90,15 @@ def add_service_record(actor, case, **fields):
     return rec
 
 
-def review_record(actor, rec, decision, comment, *, version=None):
-    """Accept, or return with comments (the reply, 批复, the worker answers by revising)."""
-    _check(rec, "submitted", version)
+def submit_for_review(actor, owner, rec, snapshot=None):
+    """A new record enters review: the first step of its thread (the queue finds it by status)."""
+    return _entry(actor, owner, rec, "submitted", snapshot=snapshot)
+
+
+def decide_review(actor, rec, owner, decision, comment, *, version=None) -> str:
+    """Accept, or return with comments (the reply, 批复, the author answers by revising): the one
+    review step of every service record, a case's or a group's. Returns the new status."""
+    check_state(rec, "submitted", version)
     if rec.author_id == actor.id:
         raise WorkError(None, "own_record")
     if decision == "return":
@@ -95,19 +108,29 @@ def review_record(actor, rec, decision, comment, *, version=None):
     else:
         raise WorkError("decision", "invalid")
     rec.status = "accepted" if decision == "accept" else "returned"
-    _entry(actor, rec.case, rec, "accepted" if decision == "accept" else "returned", comment=comment or None)
-    audit.record(f"record.{rec.status}", rec, actor=actor)
+    _entry(actor, owner, rec, rec.status, comment=comment or None)
+    return rec.status
+
+
+def resubmit(actor, rec, owner, reply, snapshot):
+    """A returned record, revised, goes back to the reviewer; the thread keeps what was resubmitted."""
+    rec.status, rec.revision, rec.submitted_at = "submitted", rec.revision + 1, clock.now()
+    _entry(actor, owner, rec, "revised", comment=_text(reply, "reply", required=False, limit=4000) or None,
+           snapshot=snapshot)
+
+
+def review_record(actor, rec, decision, comment, *, version=None):
+    status = decide_review(actor, rec, rec.case, decision, comment, version=version)
+    audit.record(f"record.{status}", rec, actor=actor)
     alerts.notify(rec.author, "record_reviewed", path_for("casework.record", case_id=rec.case_id, record_id=rec.id),
-                  params={"status": rec.status, "by": actor.display_name, "case": rec.case.reference})
+                  params={"status": status, "by": actor.display_name, "case": rec.case.reference})
 
 
 def revise_record(actor, rec, reply, *, version=None, **fields):
-    _check(rec, "returned", version)
+    check_state(rec, "returned", version)
     f = _record_fields(rec.case, **fields)
     _apply_record(rec, f)
-    rec.status, rec.revision, rec.submitted_at = "submitted", rec.revision + 1, clock.now()
-    _entry(actor, rec.case, rec, "revised", comment=_text(reply, "reply", required=False, limit=4000) or None,
-           snapshot=f)
+    resubmit(actor, rec, rec.case, reply, f)
     audit.record("record.revised", rec, actor=actor, details={"revision": rec.revision})
 
 
@@ -160,7 +183,7 @@ def submit_plan(actor, case, *, goals, interventions, review_on):
 
 
 def decide_plan(actor, plan, decision, comment, *, version=None):
-    _check(plan, "submitted", version)
+    check_state(plan, "submitted", version)
     if plan.author_id == actor.id:
         raise WorkError(None, "own_record")
     if decision == "return":
@@ -264,7 +287,7 @@ def request_closure(actor, case, *, reason, goals_met, summary):
 
 
 def decide_closure(actor, closure, decision, comment, *, version=None):
-    _check(closure, "submitted", version)
+    check_state(closure, "submitted", version)
     if closure.author_id == actor.id:
         raise WorkError(None, "own_record")
     if decision == "return":
@@ -390,15 +413,17 @@ def escalation_queue_statement(user, worker_id=None, school_id=None):
 def queue_counts(user) -> dict:
     below = line_below(user)
     if not below:
-        return {"plans": 0, "records": 0, "closures": 0, "escalations": 0, "crises": 0, "referrals": 0}
+        return {"plans": 0, "records": 0, "closures": 0, "escalations": 0, "crises": 0, "referrals": 0, "groups": 0}
     from ..crisis.services import queue_count as crisis_count
+    from ..groups.services import queue_count as group_count
     from ..referrals.services import queue_count as referral_count
     count = lambda m: db.session.scalar(select(func.count()).select_from(m).where(  # noqa: E731
         m.status == "submitted", m.author_id.in_(below)))
     escalations = db.session.scalar(select(func.count()).select_from(Escalation).where(
         Escalation.status == "open", Escalation.to_user_id.in_(set(below) | {user.id})))
     return {"plans": count(CasePlan), "records": count(ServiceRecord), "closures": count(Closure),
-            "escalations": escalations, "crises": crisis_count(user), "referrals": referral_count(user)}
+            "escalations": escalations, "crises": crisis_count(user), "referrals": referral_count(user),
+            "groups": group_count(user)}
 
 
 def line_people(user):

@@ -538,6 +538,8 @@ def my_day():
     from ..concerns.services import new_concern_count
     from ..crisis import protocol, services as crisis_services
     from ..family import services as family_services
+    from ..groups import services as group_services
+    from ..prevention import services as prevention_services
     from ..referrals import services as referral_services
     ctx = services.my_day(current_user)
     return render("casework/my_day.html", **ctx, new_concerns=new_concern_count(current_user),
@@ -547,6 +549,9 @@ def my_day():
                   family_follow_ups=family_services.follow_ups_due(current_user),
                   stale_referrals=referral_services.my_stale(current_user),
                   visits=family_services.my_visits(current_user),
+                  my_groups=group_services.my_groups(current_user),
+                  returned_sessions=group_services.returned_to(current_user),
+                  my_activities=prevention_services.my_activities(current_user),
                   queue=services.queue_counts(current_user) if can(current_user, "review.queue") else None)
 
 
@@ -556,7 +561,7 @@ def my_day():
 @login_required
 def review_queue():
     require("review.queue")
-    tabs = ("crises", "records", "plans", "closures", "escalations", "referrals")
+    tabs = ("crises", "records", "groups", "plans", "closures", "escalations", "referrals")
     counts = services.queue_counts(current_user)
     # Crises come first when there are any: they cannot wait behind paperwork.
     tab = request.args.get("tab") if request.args.get("tab") in tabs else ("crises" if counts["crises"] else "records")
@@ -573,6 +578,9 @@ def review_queue():
     elif tab == "referrals":
         from ..referrals import services as referral_services
         stmt = referral_services.queue_statement(current_user, worker_id, school_id)
+    elif tab == "groups":
+        from ..groups import services as group_services
+        stmt = group_services.queue_statement(current_user, worker_id, school_id)
     elif tab == "escalations":
         stmt = services.escalation_queue_statement(current_user, worker_id, school_id)
     else:
@@ -580,7 +588,7 @@ def review_queue():
         stmt = services.queue_statement(current_user, model, worker_id, school_id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"],
                        error_out=False)
-    preload_data_keys({i.case.data_key_id for i in page.items})
+    preload_data_keys({(i.group if tab == "groups" else i.case).data_key_id for i in page.items})
     schools = db.session.scalars(select(School).where(School.id.in_(school_ids(current_user)))
                                  .order_by(School.name)).all()
     from .. import clock
@@ -590,7 +598,8 @@ def review_queue():
         from ..crisis.services import grace, held_late, is_missed
         extra = {"is_missed": is_missed, "held_late": held_late, "grace": grace(),
                  "describe_cadence": protocol.describe_cadence}
-    queue_template = {"crises": "crisis/_queue.html", "referrals": "referrals/_queue.html"}.get(
+    queue_template = {"crises": "crisis/_queue.html", "referrals": "referrals/_queue.html",
+                      "groups": "groups/_queue.html"}.get(
         tab, "casework/_queue.html")
     return render("casework/review.html", queue_template, tab=tab, page=page, queue_template=queue_template,
                   counts=counts, people=people, schools=schools,

@@ -6,6 +6,8 @@ from .alerts import Alert, AlertRecipient, Notification
 from .concerns import Concern
 from .crisis import Crisis, CrisisStep, FollowUp, RiskScreen, SafetyPlan
 from .family import ContactPerson, ContactRestriction, FamilyContact, HomeVisit
+from .groups import GroupAttendance, GroupFacilitator, GroupMember, GroupSession, StudentGroup
+from .prevention import ActivityMaterial, PreventionActivity
 from .referrals import Agency, Consent, Disclosure, Referral, ReferralEvent
 from .keys import DataKey
 from .notes import AccessGrant, Attachment, Note, NoteVersion
@@ -15,6 +17,8 @@ from .students import Guardian, Student
 __all__ = [
     "Alert", "AlertRecipient", "Concern", "Crisis", "CrisisStep", "FollowUp", "RiskScreen", "SafetyPlan",
     "ContactPerson", "ContactRestriction", "FamilyContact", "HomeVisit",
+    "GroupAttendance", "GroupFacilitator", "GroupMember", "GroupSession", "StudentGroup",
+    "ActivityMaterial", "PreventionActivity",
     "Agency", "Consent", "Disclosure", "Referral", "ReferralEvent", "Notification", "Assessment", "CasePlan", "Closure", "Escalation", "ReviewEntry", "ServiceRecord",
     "AccessGrant", "Attachment", "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession", "Note", "NoteVersion",
     "School", "Student", "TimelineEntry", "User", "user_schools",

@@ -79,12 +79,15 @@ class CasePlan(db.Model):
 
 class ReviewEntry(db.Model):
     """One step in a record's review thread: submitted, returned with comments, revised, accepted.
-    A submission or revision keeps a snapshot of what was submitted, so nothing is overwritten."""
+    A submission or revision keeps a snapshot of what was submitted, so nothing is overwritten.
+
+    The thread belongs to the record's key owner: its case, or, for a group session, its group."""
     __tablename__ = "review_entries"
     __table_args__ = (Index("ix_review_entries_subject", "subject_type", "subject_id", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("student_groups.id", ondelete="CASCADE"), index=True)
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[int] = mapped_column(Integer)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -93,11 +96,12 @@ class ReviewEntry(db.Model):
     comment_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     snapshot_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
 
-    case: Mapped[Case] = relationship()
+    case: Mapped[Case | None] = relationship()
+    group: Mapped["StudentGroup | None"] = relationship()  # noqa: F821
     author: Mapped[User] = relationship()
 
-    comment = encrypted("comment_ct", key_owner=lambda self: self.case)
-    snapshot = encrypted("snapshot_ct", key_owner=lambda self: self.case)
+    comment = encrypted("comment_ct", key_owner=lambda self: self.case or self.group)
+    snapshot = encrypted("snapshot_ct", key_owner=lambda self: self.case or self.group)
 
 
 class Escalation(db.Model):

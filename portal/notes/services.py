@@ -83,15 +83,10 @@ def record_reads(actor, case, notes, action="notes.read"):
 # -- attachments ---------------------------------------------------------------------------------
 
 def add_attachment(actor, case, filename: str, data: bytes, *, note=None):
-    limit = current_app.config["ATTACHMENT_MAX_BYTES"]
-    if not data:
-        raise NoteError("file", "empty_file")
-    if len(data) > limit:
-        raise NoteError("file", "file_too_large")
-    mime, ext = store.sniff(data)
-    if mime is None:
-        raise NoteError("file", "file_type")
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:200] or f"attachment.{ext}"
+    try:
+        mime, ext, name = store.check(filename, data)
+    except store.FileRefused as exc:
+        raise NoteError("file", exc.code) from None
     att = Attachment(uid=new_uid(), case=case, note=note, uploaded_by=actor, content_type=mime,
                      size=len(data), created_at=clock.now())
     att.filename = name

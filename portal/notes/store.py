@@ -26,6 +26,27 @@ def sniff(data: bytes):
     return None, None
 
 
+class FileRefused(ValueError):
+    """An upload the store does not keep; `code` says why: empty_file, file_too_large, file_type."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+def check(filename: str, data: bytes):
+    """(mime type, extension, clean file name) of an upload the store accepts, judged by its bytes."""
+    if not data:
+        raise FileRefused("empty_file")
+    if len(data) > current_app.config["ATTACHMENT_MAX_BYTES"]:
+        raise FileRefused("file_too_large")
+    mime, ext = sniff(data)
+    if mime is None:
+        raise FileRefused("file_type")
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:200] or f"attachment.{ext}"
+    return mime, ext, name
+
+
 def _root() -> str:
     root = current_app.config.get("ATTACHMENT_DIR") or os.path.join(current_app.instance_path, "attachments")
     os.makedirs(root, mode=0o700, exist_ok=True)
@@ -42,9 +63,10 @@ def _aad(uid):
     return f"attachments.content:{uid}"
 
 
-def write(case, uid: str, data: bytes):
+def write(owner, uid: str, data: bytes):
+    """Encrypt under the owner's data key (a case's, or an activity's) and store."""
     with db.session.no_autoflush:
-        blob = encrypt_bytes(ensure_data_key(case), data, _aad(uid))
+        blob = encrypt_bytes(ensure_data_key(owner), data, _aad(uid))
     path = _path(uid)
     tmp = f"{path}.tmp-{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

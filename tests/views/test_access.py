@@ -145,6 +145,35 @@ TABLE = {
     "referrals.send": ("POST", lambda w: f"/referrals/{w.referral_id}/send", expect(allow=TEAM_A)),
     "referrals.status": ("POST", lambda w: f"/referrals/{w.referral_id}/status", expect(allow=TEAM_A)),
     "referrals.letter": ("GET", lambda w: f"/referrals/{w.referral_id}/letter", expect(allow=TEAM_A)),
+    # Group work (a group run by the worker in school A, with student A and a session waiting for
+    # review): the facilitators and their line; the session's author's line reviews it. Teachers
+    # and administrators see nothing of groups.
+    "groups.index": ("GET", lambda w: "/groups", expect(allow=CASEWORK)),
+    "groups.new": ("GET", lambda w: "/groups/new", expect(allow=CASEWORK)),
+    "groups.show": ("GET", lambda w: f"/groups/{w.group_id}", expect(allow=TEAM_A)),
+    "groups.edit": ("GET", lambda w: f"/groups/{w.group_id}/edit", expect(allow=TEAM_A)),
+    "groups.end": ("POST", lambda w: f"/groups/{w.group_id}/end", expect(allow=TEAM_A)),
+    "groups.student_options": ("GET", lambda w: f"/groups/{w.group_id}/student-options?q=a", expect(allow=TEAM_A)),
+    "groups.add_members": ("POST", lambda w: f"/groups/{w.group_id}/members", expect(allow=TEAM_A)),
+    "groups.remove_member": ("POST", lambda w: f"/groups/{w.group_id}/members/{w.group_member_id}/remove",
+                             expect(allow=TEAM_A)),
+    "groups.session_new": ("GET", lambda w: f"/groups/{w.group_id}/sessions/new", expect(allow=TEAM_A)),
+    "groups.session": ("GET", lambda w: f"/groups/{w.group_id}/sessions/{w.group_session_id}", expect(allow=TEAM_A)),
+    "groups.session_review": ("POST", lambda w: f"/groups/{w.group_id}/sessions/{w.group_session_id}/review",
+                              expect(allow=LINE_ABOVE_A)),
+    "groups.session_revise": ("POST", lambda w: f"/groups/{w.group_id}/sessions/{w.group_session_id}/revise",
+                              expect(allow=("worker",))),
+    # Prevention (an assembly organised by the worker in school A, with a file): read by the school's
+    # case workers, kept by the organiser and their line; the calendar and figures are each reader's
+    # own schools'.
+    "prevention.calendar": ("GET", lambda w: "/activities", expect(allow=CASEWORK)),
+    "prevention.figures_csv": ("GET", lambda w: "/activities/figures.csv", expect(allow=CASEWORK)),
+    "prevention.new": ("GET", lambda w: "/activities/new", expect(allow=CASEWORK)),
+    "prevention.show": ("GET", lambda w: f"/activities/{w.activity_id}", expect(allow=SCHOOL_A_CASEWORK)),
+    "prevention.edit": ("GET", lambda w: f"/activities/{w.activity_id}/edit", expect(allow=TEAM_A)),
+    "prevention.material_upload": ("POST", lambda w: f"/activities/{w.activity_id}/materials", expect(allow=TEAM_A)),
+    "prevention.material": ("GET", lambda w: f"/activities/{w.activity_id}/materials/{w.material_id}",
+                            expect(allow=SCHOOL_A_CASEWORK)),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
@@ -161,7 +190,8 @@ POST_TOO = {"casework.assessment_new", "cases.open_case", "admin.user_new", "adm
             "admin.students_import", "auth.password", "notes.amend", "notes.break_glass", "concerns.new",
             "casework.record_new", "casework.plan_new", "crisis.start", "crisis.screen", "crisis.safety_plan",
             "family.guardian_new", "family.guardian", "family.visit_new", "referrals.referral_new",
-            "referrals.agency_new"}
+            "referrals.agency_new", "groups.new", "groups.edit", "groups.session_new", "prevention.new",
+            "prevention.edit"}
 
 
 @pytest.fixture
@@ -246,6 +276,24 @@ def full_world(app, world):
                 expires_on=local_today() + timedelta(days=90), scope=["identity", "reason"], purpose="Assessment").id
             world.referral_id = referrals.create_referral(worker, case, agency=agency, urgency="soon",
                                                           items=["identity", "reason"], reason="Low mood").id
+            from portal.groups import services as groups
+            from portal.models import School
+            group = groups.create_group(worker, db.session.get(School, world.a.id), name="Friends", kind="friendship",
+                                        purpose="Friendship skills", planned_sessions=6, starts_on=None, meets=None,
+                                        facilitators=[worker])
+            world.group_id = group.id
+            world.group_member_id = groups.add_members(worker, group, [student])[0].id
+            world.group_session_id = groups.record_session(
+                worker, group, occurred_on=local_today(), duration=45, topic="Joining in", summary="Games",
+                marks={world.group_member_id: ("present", "Joined in")}).id
+            from portal.prevention import services as prevention
+            activity = prevention.create_activity(
+                worker, db.session.get(School, world.a.id), type="assembly", topic="anti_bullying", topic_other="",
+                title="Stand up", occurs_on=local_today(), status="held", audience=["students"], grades=["5"],
+                classes="", reached=200, materials="", eval_question="", eval_before=[None] * 5,
+                eval_after=[None] * 5, notes="")
+            world.activity_id = activity.id
+            world.material_id = prevention.add_material(worker, activity, "slides.pdf", b"%PDF-1.4 slides").id
             from portal.cases import services as case_services
             case_b = db.session.get(Case, world.case_b.id)
             case_services.close_case(db.session.get(User, world.worker_b.id), case_b)

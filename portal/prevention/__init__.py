@@ -1,0 +1,6 @@
+"""Prevention and mental-health education: activities, the term calendar and their figures."""
+from flask import Blueprint
+
+bp = Blueprint("prevention", __name__)
+
+from . import views  # noqa: E402,F401
