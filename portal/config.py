@@ -118,6 +118,31 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "REFERRAL_STALE_DAYS": int(env.get("PORTAL_REFERRAL_STALE_DAYS", "14")),
         "STUDENT_CONSENT_MIN_AGE": int(env.get("PORTAL_STUDENT_CONSENT_MIN_AGE", "14")),
         "SWEEP_SECONDS": int(env.get("PORTAL_SWEEP_SECONDS", "30")),
+        # Two-factor sign-in (TOTP): required for the roles that read case content, and for
+        # administrators (who can reset those people's passwords and second factors), whenever
+        # PORTAL_REQUIRE_MFA is on: on in production, off for the demo and tests unless set.
+        "REQUIRE_MFA": _env_bool("PORTAL_REQUIRE_MFA", production),
+        "MFA_REQUIRED_ROLES": ROLES[1:],  # everyone but teachers, for whom it is optional
+        "MFA_ISSUER": env.get("PORTAL_MFA_ISSUER", "School Social Work Portal"),
+        "MFA_LIMIT_PER_ACCOUNT": env.get("PORTAL_MFA_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        "MFA_PENDING_SECONDS": 300,  # between the password and the code
+        "MFA_RECOVERY_CODES": 10,
+        # Accounts nobody has signed in to for this long are flagged to administrators.
+        "INACTIVE_DAYS": int(env.get("PORTAL_INACTIVE_DAYS", "90")),
+        # Retention per record kind (local rules, so configuration): closed cases N years after
+        # the student left; child-protection cases until the student is N years old (and left);
+        # concerns closed without action N years after triage; the student's own record
+        # (family, disclosure log, record requests) N years after leaving, once nothing else is kept.
+        "RETENTION": {
+            "case": int(env.get("PORTAL_RETAIN_CASE_YEARS", "7")),
+            "child_protection": int(env.get("PORTAL_RETAIN_CHILD_PROTECTION_AGE", "25")),
+            "concern": int(env.get("PORTAL_RETAIN_CONCERN_YEARS", "3")),
+            "student": int(env.get("PORTAL_RETAIN_STUDENT_YEARS", "7")),
+        },
+        "BACKUP_DIR": env.get("PORTAL_BACKUP_DIR") or os.path.join(instance_path, "backups"),
+        # text: Flask's usual lines; json: one JSON object per line, with the request id, never
+        # personal data (no addresses, no user names, routes without ids or query strings).
+        "LOG_FORMAT": env.get("PORTAL_LOG_FORMAT", "text"),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # Trusted proxy hops for X-Forwarded-For (gunicorn behind nginx: 1).
         "PROXY_FIX_HOPS": int(env.get("PORTAL_PROXY_HOPS", "0")),

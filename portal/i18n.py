@@ -292,6 +292,22 @@ def names(items) -> str:
     return format_list(items, locale=get_locale()) if items else ""
 
 
+_BROWSERS = (("Edg/", "Edge"), ("MicroMessenger", "WeChat"), ("Firefox/", "Firefox"), ("Chromium/", "Chromium"),
+             ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def browser_name(user_agent) -> str:
+    """A session's browser in a word or two ("Chrome · Windows"), from its user agent."""
+    from flask_babel import gettext as _
+    ua = user_agent or ""
+    browser = next((name for mark, name in _BROWSERS if mark in ua), None)
+    system = next((name for mark, name in _SYSTEMS if mark in ua), None)
+    parts = [p for p in (browser, system) if p]
+    return " · ".join(parts) if parts else _("Unknown browser")
+
+
 def age(delta) -> str:
     """How long something has waited, in the largest sensible unit ("3 h", "2 d")."""
     from babel.dates import format_timedelta
@@ -330,6 +346,7 @@ def register(app):
     app.jinja_env.filters["restriction_label"] = lambda code: label("restriction_kind", code)
     app.jinja_env.filters["info_item_label"] = lambda code: label("info_item", code)
     app.jinja_env.filters["names"] = names
+    app.jinja_env.filters["browser_name"] = browser_name
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     # A medium date and a short time read unambiguously in both languages, without seconds.
     app.jinja_env.filters["datetime"] = lambda d, fmt=None: _datetime(d, fmt) if d else ""
