@@ -1,5 +1,4 @@
 """School social work case-management portal: the application factory."""
-import logging
 import os
 
 from flask import Flask
@@ -73,9 +72,11 @@ def create_app(config=None):
     from .crisis import bp as crisis_bp
     from .family import bp as family_bp
     from .referrals import bp as referrals_bp
+    from .ops import bp as ops_bp, init_logging
 
+    init_logging(app)  # first: every later hook and log line has the request id
     auth.init_login(app)
-    for bp in (auth_bp, home_bp, students_bp, cases_bp, notes_bp, casework_bp, concerns_bp, alerts_bp,
+    for bp in (ops_bp, auth_bp, home_bp, students_bp, cases_bp, notes_bp, casework_bp, concerns_bp, alerts_bp,
                crisis_bp, family_bp, referrals_bp, admin_bp):
         app.register_blueprint(bp)
     errors.register(app)
@@ -87,5 +88,4 @@ def create_app(config=None):
     from .cli import register as register_cli
     register_cli(app)
 
-    logging.getLogger("portal").setLevel(logging.INFO)
     return app

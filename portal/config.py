@@ -60,7 +60,8 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_db_url(
             env.get("DATABASE_URL") or "sqlite:///" + os.path.join(instance_path, "portal.db")
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: an error message never quotes the values of a statement (names, text).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "KEYRING_PATH": env.get("PORTAL_KEYRING_PATH") or os.path.join(instance_path, "keys"),
         "PORTAL_MASTER_KEYS": env.get("PORTAL_MASTER_KEYS"),
         "REDIS_URL": env.get("REDIS_URL"),
