@@ -1,4 +1,4 @@
-"""Flask commands: demo-data, sweep, create-user, import-students, audit verify, keys status."""
+"""Flask commands: demo-data, sweep, create-user, import-students, audit, keys, backup, retention."""
 import getpass
 import os
 import sys
@@ -163,3 +163,57 @@ def register(app):
             click.echo(crypto.keyring().dumps())
 
     app.cli.add_command(keys_cli)
+
+    backup_cli = AppGroup("backup", help="Encrypted backups of the database and the attachment store.")
+
+    def _show(report):
+        click.echo(f"  made {report.created_at} from {report.engine}, schema {report.revision}")
+        click.echo(f"  {report.rows} rows in {len(report.tables)} tables, {report.attachments} attachment files, "
+                   f"{report.size / 1e6:.1f} MB")
+        for check in report.checks:
+            click.echo(f"  ✓ {check}")
+
+    @backup_cli.command("create")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+                  help="File to write (default: PORTAL_BACKUP_DIR/portal-YYYYMMDD-HHMMSS.backup).")
+    def backup_create(output):
+        """Write a consistent, encrypted backup. The key ring is NOT in it: back that up separately."""
+        from . import backup, clock
+        if output is None:
+            os.makedirs(current_app.config["BACKUP_DIR"], mode=0o700, exist_ok=True)
+            output = os.path.join(current_app.config["BACKUP_DIR"],
+                                  clock.now().strftime("portal-%Y%m%d-%H%M%S.backup"))
+        try:
+            report = backup.create(current_app, output)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Backup written to {output}")
+        _show(report)
+        click.echo("Restoring it needs the key ring that is in use now: keep a copy of it apart from the backups.")
+
+    @backup_cli.command("verify")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def backup_verify(path):
+        """Open a backup with the key ring, check every part decrypts and matches its manifest."""
+        from . import backup
+        try:
+            report = backup.verify(current_app, path)
+        except backup.BackupError as exc:
+            click.echo(f"Backup {path} is NOT usable: {exc}", err=True)
+            sys.exit(1)
+        click.echo(f"Backup {path} is sound:")
+        _show(report)
+
+    @backup_cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def backup_restore(path):
+        """Restore a backup into this portal's database, which must be new and empty."""
+        from . import backup
+        try:
+            report = backup.restore(current_app, path)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Restored {path}:")
+        _show(report)
+
+    app.cli.add_command(backup_cli)
