@@ -73,11 +73,13 @@ def create_app(config=None):
     from .family import bp as family_bp
     from .referrals import bp as referrals_bp
     from .ops import bp as ops_bp, init_logging
+    from .retention import bp as retention_bp
+    from .records import bp as records_bp
 
     init_logging(app)  # first: every later hook and log line has the request id
     auth.init_login(app)
     for bp in (ops_bp, auth_bp, home_bp, students_bp, cases_bp, notes_bp, casework_bp, concerns_bp, alerts_bp,
-               crisis_bp, family_bp, referrals_bp, admin_bp):
+               crisis_bp, family_bp, referrals_bp, retention_bp, records_bp, admin_bp):
         app.register_blueprint(bp)
     errors.register(app)
     i18n.register(app)

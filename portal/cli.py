@@ -217,3 +217,64 @@ def register(app):
         _show(report)
 
     app.cli.add_command(backup_cli)
+
+    retention_cli = AppGroup("retention", help="Retention: what is due for erasure, legal holds.")
+
+    def _case_by_reference(reference):
+        from .models import Case
+        case = db.session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+        if case is None:
+            raise click.ClickException(f"no case {reference}")
+        return case
+
+    @retention_cli.command("run")
+    @click.option("--apply", "apply_", is_flag=True, help="Erase what is due (without it: only list it).")
+    def retention_run(apply_):
+        """List what the retention rules make due; with --apply, erase it (held cases stay)."""
+        from .retention import services as retention
+        items = retention.due_items(current_app.config)
+        if not items:
+            click.echo("Nothing is due for erasure.")
+            return
+        for item in items:
+            state = "HELD (legal hold)" if item.held else ("erasing" if apply_ else "due")
+            click.echo(f"  {item.kind:<17} {item.reference:<16} due since {item.due_on.isoformat()}  {state}")
+        held = sum(1 for i in items if i.held)
+        if not apply_:
+            click.echo(f"{len(items) - held} item(s) due, {held} held. Dry run: nothing was erased; "
+                       "run with --apply to erase.")
+            return
+        erased, files = retention.apply(items)
+        db.session.commit()
+        retention.remove_files(files)
+        retention.after_commit()
+        click.echo(f"Erased {erased} item(s); {held} held. Their data keys are destroyed: the content is "
+                   "unreadable in every backup too.")
+
+    @retention_cli.command("hold")
+    @click.argument("reference")
+    @click.option("--reason", required=True, help="Why the case must be kept (proceedings, a request).")
+    def retention_hold(reference, reason):
+        """Place a legal hold on a case: retention will not erase it until the hold is lifted."""
+        from .retention import services as retention
+        try:
+            retention.place_hold(None, _case_by_reference(reference), reason)
+        except retention.RetentionError as exc:
+            raise click.ClickException(exc.code) from None
+        db.session.commit()
+        click.echo(f"Legal hold placed on {reference}.")
+
+    @retention_cli.command("release")
+    @click.argument("reference")
+    @click.option("--reason", required=True)
+    def retention_release(reference, reason):
+        """Lift the legal hold on a case."""
+        from .retention import services as retention
+        try:
+            retention.lift_hold(None, _case_by_reference(reference), reason)
+        except retention.RetentionError as exc:
+            raise click.ClickException(exc.code) from None
+        db.session.commit()
+        click.echo(f"Legal hold on {reference} lifted.")
+
+    app.cli.add_command(retention_cli)

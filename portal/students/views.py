@@ -46,5 +46,7 @@ def show(student_id):
         .options(joinedload(Crisis.case).selectinload(Case.members),
                  joinedload(Crisis.alert).selectinload(Alert.recipients)))
         if can(current_user, "crisis.view", c)]
+    from ..records.services import requests_for
+    record_requests = requests_for(student) if can(current_user, "student.export", student) else None
     return render("students/show.html", student=student, cases=cases, has_open_case=bool(has_open),
-                  can_open=can(current_user, "case.open", student), crises=crises)
+                  can_open=can(current_user, "case.open", student), crises=crises, record_requests=record_requests)
