@@ -81,7 +81,8 @@ def _code_account_key():
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"],
                deduct_when=_failed, scope="login-address")
 @limiter.limit(lambda: current_app.config["MFA_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=_code_account_key, scope="mfa-account")
+               key_func=_code_account_key, scope="mfa-account",
+               exempt_when=lambda: not (session.get("mfa_pending") or {}).get("user_id"))
 def login_code():
     if current_user.is_authenticated:
         return see_other("home.index")

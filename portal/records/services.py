@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import (Assessment, Case, CasePlan, Closure, Concern, Consent, Crisis, Disclosure, FamilyContact,
                       Note, RecordRequest, Referral, ServiceRecord, Student)
 from ..models.privacy import REQUESTERS
-from ..permissions import can, readable_notes_clause
+from ..permissions import can
 from ..rules import RuleError, clean_text
 
 FORMAT = "portal-student-record/1"
@@ -88,13 +88,13 @@ def build(actor, student) -> dict:
 
     notes = {}
     if ids:
-        readable = readable_notes_clause(actor)
-        for n in db.session.scalars(select(Note).where(Note.case_id.in_(ids), readable)
+        # Restricted notes never go out, whoever produces the record (and can read them).
+        for n in db.session.scalars(select(Note).where(Note.case_id.in_(ids), Note.restricted.is_(False))
                                     .options(selectinload(Note.versions), joinedload(Note.author))
                                     .order_by(Note.created_at)):
             notes.setdefault(n.case_id, []).append(n)
         withheld.add("restricted_notes", db.session.scalar(
-            select(func.count()).select_from(Note).where(Note.case_id.in_(ids), ~readable)))
+            select(func.count()).select_from(Note).where(Note.case_id.in_(ids), Note.restricted.is_(True))))
     assessments = rows(Assessment, Assessment.assessed_on)
     plans = rows(CasePlan, CasePlan.number)
     records = rows(ServiceRecord, ServiceRecord.occurred_on)
