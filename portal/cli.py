@@ -248,8 +248,8 @@ def register(app):
         db.session.commit()
         retention.remove_files(files)
         retention.after_commit()
-        click.echo(f"Erased {erased} item(s); {held} held. Their data keys are destroyed: the content is "
-                   "unreadable in every backup too.")
+        click.echo(f"Erased {erased} item(s); {held} held. Their data keys are destroyed. Backups made before "
+                   "now still hold them until those backups expire; after restoring one, run this again.")
 
     @retention_cli.command("hold")
     @click.argument("reference")

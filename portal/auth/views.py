@@ -100,8 +100,10 @@ def login_code():
             db.session.commit()
             if how == "recovery":
                 left = mfa.recovery_codes_left(user)
-                flash(_("You signed in with a recovery code. %(n)d codes are left; if you lost your phone, "
-                        "set up two-factor sign-in again.", n=left), "warning")
+                flash(ngettext("You signed in with a recovery code; %(num)d code is left. If you lost your phone, "
+                               "ask your administrator to reset your two-factor sign-in.",
+                               "You signed in with a recovery code; %(num)d codes are left. If you lost your "
+                               "phone, ask your administrator to reset your two-factor sign-in.", left), "warning")
             return see_other(safe_next(target, url_for("home.index")))
         audit.record("auth.mfa_code_failed", user, actor=user, details={"during": "sign_in"})
         db.session.commit()

@@ -7,11 +7,13 @@ triage; the student's own record (family, restrictions, disclosure log, record r
 after leaving, once nothing else of theirs is kept. A legal hold on a case keeps it, and keeps
 its student. Nothing is due for a student still at school.
 
-Erasing a case destroys its data key first (crypto-erasure: every encrypted value of the case, in
-this database and in every backup, becomes unreadable), then removes its rows, its attachment
+Erasing a case destroys its data key first (crypto-erasure: every encrypted value of the case, and
+any copy of it left in the database's free pages or its logs, becomes unreadable), then removes its rows, its attachment
 files (after commit) and the alerts and notifications that point at it. The audit trail is left
 as it is (it holds no content), so `flask audit verify` stays intact; an `Erasure` row and a
-`retention.erased` event record what went, by reference only.
+`retention.erased` event record what went, by reference only. A backup made before the erasure
+still holds the case (and its wrapped key) until the backup expires; the rules depend only on the
+data, so running retention again after a restore erases it again.
 """
 from dataclasses import dataclass
 from datetime import date
