@@ -16,7 +16,7 @@ still holds the case (and its wrapped key) until the backup expires; the rules d
 data, so running retention again after a restore erases it again.
 """
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import selectinload
@@ -136,8 +136,10 @@ def due_items(config, today=None) -> list[Due]:
                 out.append(Due(kind, case.reference, due_on, case.id in held_ids, case=case))
                 if case.id not in held_ids:
                     due_case_ids.add(case.id)
+    # Triaged before this day N years ago (a day's margin for the zone; the exact date is checked below).
+    cutoff = datetime.combine(add_years(today, -years["concern"]) + timedelta(days=1), datetime.min.time())
     closed_concerns = db.session.scalars(select(Concern).where(Concern.status == "no_action",
-                                                               Concern.triaged_at.is_not(None)))
+                                                               Concern.triaged_at < cutoff))
     due_concern_ids = set()
     for c in closed_concerns:
         due_on = add_years(c.triaged_at.date(), years["concern"])

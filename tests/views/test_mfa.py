@@ -320,3 +320,32 @@ def test_unused_accounts_are_flagged_to_administrators(app, world, login, make):
     listed = admin.get("/admin/users?unused=1").get_data(as_text=True)
     assert "dormant" in listed and "lately" not in listed and ">worker<" not in listed
     assert "Unused for 90 days or more" in admin.get("/admin/users").get_data(as_text=True)
+
+
+def test_the_unused_accounts_list_does_not_grow_in_queries(app, world, login, make, count_queries):
+    admin = login(world.admin)
+    old = clock.now() - timedelta(days=app.config["INACTIVE_DAYS"] + 1)
+
+    def queries():
+        with count_queries() as q:
+            assert admin.get("/admin/users?unused=1").status_code == 200
+        return len(q)
+    make.user("social_worker", (world.a,), world.assistant, created_at=old)
+    few = queries()
+    for _ in range(15):
+        make.user("social_worker", (world.a, world.b), world.assistant, created_at=old)
+    assert queries() == few
+
+
+def test_the_security_page_does_not_grow_in_queries(app, world, login, count_queries):
+    me = login(world.worker)
+
+    def queries():
+        with count_queries() as q:
+            assert me.get("/account/security").status_code == 200
+        return len(q)
+    login(world.worker)
+    few = queries()
+    for _ in range(10):
+        login(world.worker)
+    assert queries() == few
