@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from . import clock
+from . import audit, clock
 from .crypto import KeyRingError, keyring
 from .extensions import db
 
@@ -226,6 +226,11 @@ def _sha256_file(path):
 def create(app, out_path) -> Report:
     ring = keyring()
     report = Report(created_at=clock.now().isoformat(timespec="seconds"), engine=_engine_name())
+    # Recorded first, so the backup holds the record of its own making (a copy of every record
+    # leaving the database is worth an audit event).
+    audit.record("backup.created", actor=audit.SYSTEM, object_type="backup",
+                 details={"file": os.path.basename(out_path), "key": ring.current})
+    db.session.commit()
     with _private_dir(app) as work:
         if report.engine == "sqlite":
             dump, name = os.path.join(work, "database.sqlite"), "database.sqlite"
@@ -456,4 +461,7 @@ def restore(app, path) -> Report:
     report.checks.append("every table holds the rows the backup counted")
     rows = db.session.execute(text("SELECT master_key_id, wrapped FROM data_keys WHERE wrapped IS NOT NULL")).all()
     _check_keys([tuple(r) for r in rows], keyring(), report)
+    audit.record("backup.restored", actor=audit.SYSTEM, object_type="backup",
+                 details={"file": os.path.basename(path), "made": manifest["created_at"]})
+    db.session.commit()
     return report

@@ -81,6 +81,11 @@ def test_round_trip_gives_back_every_record(app, populated, make_app, scratch_da
     assert restored.exit_code == 0, restored.output
     assert "every table holds the rows the backup counted" in restored.output
     after = _everything(target)
+    # The restore appends its own audit event to the restored chain; everything else is identical.
+    restored_events, source_events = after[0].pop("audit_events"), before[0].pop("audit_events")
+    after[0].pop("audit_head"), before[0].pop("audit_head")
+    assert restored_events[:-1] == source_events and restored_events[-1][5] == "backup.restored"
+    assert any(e[5] == "backup.created" for e in source_events), "the backup holds the record of its making"
     assert after[0] == before[0], "every row of every table, byte for byte"
     assert after[1] == before[1], "every attachment file, byte for byte"
     with target.app_context():  # and the restored portal reads its encrypted content
