@@ -178,7 +178,9 @@ def _forget_links(prefixes):
     the reference would outlive the record)."""
     n = 0
     for p in prefixes:
-        n += _count(delete(Notification).where(or_(Notification.link == p, Notification.link.like(p + "/%"))))
+        for model in (Notification, Alert):
+            n += _count(delete(model).where(or_(model.link == p, model.link.like(p + "/%"), model.link.like(p + "#%"),
+                                                model.link.like(p + "?%"))))
     return n
 
 
@@ -215,7 +217,7 @@ def erase_case(case, due: Due) -> tuple[int, list[str]]:
         rows += _count(delete(FamilyContact).where(FamilyContact.id.in_(contact_ids)))
     rows += _count(delete(HomeVisit).where(HomeVisit.case_id == cid))
     rows += _delete_alerts("crises", crisis_ids) + _delete_alerts("home_visits", visit_ids)
-    rows += _delete_alerts("concerns", concern_ids)
+    rows += _delete_alerts("concerns", concern_ids) + _delete_alerts("cases", [cid])
     for model in (ReviewEntry, ServiceRecord, CasePlan, Closure, Escalation, Assessment):
         rows += _count(delete(model).where(model.case_id == cid))
     # The disclosure log is the student's and stays with the student's record; it no longer

@@ -60,6 +60,7 @@ def rich_case(app, world):
         referrals.send(worker, ref)
         crisis.start_crisis(worker, student, crisis_type="family_crisis", account=MARKS["crisis"],
                             occurred_at=clock.now())
+        notes.break_glass(db.session.get(User, world.practice_b.id), case, "RETAIN-GLASS the student is missing")
         cases.close_case(worker, case)
         student.left_on, student.active = local_today(), False
         db.session.commit()
@@ -139,6 +140,9 @@ def test_apply_erases_and_the_raw_database_holds_none_of_the_content(app, rich_c
         ok, count, problem = audit.verify()
         assert ok, problem
         assert db.session.get(Case, rich_case.case_b.id) is not None, "the other school's case is untouched"
+        from portal.models import Alert, Notification
+        links = list(db.session.scalars(select(Alert.link))) + list(db.session.scalars(select(Notification.link)))
+        assert not [x for x in links if f"/cases/{rich_case.case_a.id}" in x or "/crisis/" in x], links
     assert not store.exists(), "the encrypted file is removed too"
     assert _raw_scan(app) == [], "no content of the case or the student anywhere in the database"
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
