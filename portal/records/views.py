@@ -43,6 +43,21 @@ def new(student_id):
                   earlier=services.requests_for(student))
 
 
+@bp.app_template_filter("when")
+def when(value):
+    """An ISO date or time from a record export, shown as the portal shows dates and times."""
+    from datetime import date, datetime
+
+    from ..i18n import _datetime
+    from flask_babel import format_date
+    if not value:
+        return ""
+    try:
+        return _datetime(datetime.fromisoformat(value)) if "T" in value else format_date(date.fromisoformat(value))
+    except (TypeError, ValueError):
+        return value
+
+
 def _load(request_id) -> RecordRequest:
     req = db.session.scalar(db.select(RecordRequest).where(RecordRequest.id == request_id)
                             .options(joinedload(RecordRequest.student), joinedload(RecordRequest.produced_by)))
