@@ -1,5 +1,4 @@
 """School social work case-management portal: the application factory."""
-import logging
 import os
 
 from flask import Flask
@@ -75,10 +74,14 @@ def create_app(config=None):
     from .referrals import bp as referrals_bp
     from .groups import bp as groups_bp
     from .prevention import bp as prevention_bp
+    from .ops import bp as ops_bp, init_logging
+    from .retention import bp as retention_bp
+    from .records import bp as records_bp
 
+    init_logging(app)  # first: every later hook and log line has the request id
     auth.init_login(app)
-    for bp in (auth_bp, home_bp, students_bp, cases_bp, notes_bp, casework_bp, concerns_bp, alerts_bp,
-               crisis_bp, family_bp, referrals_bp, groups_bp, prevention_bp, admin_bp):
+    for bp in (ops_bp, auth_bp, home_bp, students_bp, cases_bp, notes_bp, casework_bp, concerns_bp, alerts_bp,
+               crisis_bp, family_bp, referrals_bp, groups_bp, prevention_bp, retention_bp, records_bp, admin_bp):
         app.register_blueprint(bp)
     errors.register(app)
     i18n.register(app)
@@ -89,5 +92,4 @@ def create_app(config=None):
     from .cli import register as register_cli
     register_cli(app)
 
-    logging.getLogger("portal").setLevel(logging.INFO)
     return app

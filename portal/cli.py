@@ -1,4 +1,4 @@
-"""Flask commands: demo-data, sweep, create-user, import-students, audit verify, keys status."""
+"""Flask commands: demo-data, sweep, create-user, import-students, audit, keys, backup, retention."""
 import getpass
 import os
 import sys
@@ -163,3 +163,118 @@ def register(app):
             click.echo(crypto.keyring().dumps())
 
     app.cli.add_command(keys_cli)
+
+    backup_cli = AppGroup("backup", help="Encrypted backups of the database and the attachment store.")
+
+    def _show(report):
+        click.echo(f"  made {report.created_at} from {report.engine}, schema {report.revision}")
+        click.echo(f"  {report.rows} rows in {len(report.tables)} tables, {report.attachments} attachment files, "
+                   f"{report.size / 1e6:.1f} MB")
+        for check in report.checks:
+            click.echo(f"  ✓ {check}")
+
+    @backup_cli.command("create")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+                  help="File to write (default: PORTAL_BACKUP_DIR/portal-YYYYMMDD-HHMMSS.backup).")
+    def backup_create(output):
+        """Write a consistent, encrypted backup. The key ring is NOT in it: back that up separately."""
+        from . import backup, clock
+        if output is None:
+            os.makedirs(current_app.config["BACKUP_DIR"], mode=0o700, exist_ok=True)
+            output = os.path.join(current_app.config["BACKUP_DIR"],
+                                  clock.now().strftime("portal-%Y%m%d-%H%M%S.backup"))
+        try:
+            report = backup.create(current_app, output)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Backup written to {output}")
+        _show(report)
+        click.echo("Restoring it needs the key ring that is in use now: keep a copy of it apart from the backups.")
+
+    @backup_cli.command("verify")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def backup_verify(path):
+        """Open a backup with the key ring, check every part decrypts and matches its manifest."""
+        from . import backup
+        try:
+            report = backup.verify(current_app, path)
+        except backup.BackupError as exc:
+            click.echo(f"Backup {path} is NOT usable: {exc}", err=True)
+            sys.exit(1)
+        click.echo(f"Backup {path} is sound:")
+        _show(report)
+
+    @backup_cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def backup_restore(path):
+        """Restore a backup into this portal's database, which must be new and empty."""
+        from . import backup
+        try:
+            report = backup.restore(current_app, path)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Restored {path}:")
+        _show(report)
+
+    app.cli.add_command(backup_cli)
+
+    retention_cli = AppGroup("retention", help="Retention: what is due for erasure, legal holds.")
+
+    def _case_by_reference(reference):
+        from .models import Case
+        case = db.session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+        if case is None:
+            raise click.ClickException(f"no case {reference}")
+        return case
+
+    @retention_cli.command("run")
+    @click.option("--apply", "apply_", is_flag=True, help="Erase what is due (without it: only list it).")
+    def retention_run(apply_):
+        """List what the retention rules make due; with --apply, erase it (held cases stay)."""
+        from .retention import services as retention
+        items = retention.due_items(current_app.config)
+        if not items:
+            click.echo("Nothing is due for erasure.")
+            return
+        for item in items:
+            state = "HELD (legal hold)" if item.held else ("erasing" if apply_ else "due")
+            click.echo(f"  {item.kind:<17} {item.reference:<16} due since {item.due_on.isoformat()}  {state}")
+        held = sum(1 for i in items if i.held)
+        if not apply_:
+            click.echo(f"{len(items) - held} item(s) due, {held} held. Dry run: nothing was erased; "
+                       "run with --apply to erase.")
+            return
+        erased, files = retention.apply(items)
+        db.session.commit()
+        retention.remove_files(files)
+        retention.after_commit()
+        click.echo(f"Erased {erased} item(s); {held} held. Their data keys are destroyed. Backups made before "
+                   "now still hold them until those backups expire; after restoring one, run this again.")
+
+    @retention_cli.command("hold")
+    @click.argument("reference")
+    @click.option("--reason", required=True, help="Why the case must be kept (proceedings, a request).")
+    def retention_hold(reference, reason):
+        """Place a legal hold on a case: retention will not erase it until the hold is lifted."""
+        from .retention import services as retention
+        try:
+            retention.place_hold(None, _case_by_reference(reference), reason)
+        except retention.RetentionError as exc:
+            raise click.ClickException(exc.code) from None
+        db.session.commit()
+        click.echo(f"Legal hold placed on {reference}.")
+
+    @retention_cli.command("release")
+    @click.argument("reference")
+    @click.option("--reason", required=True)
+    def retention_release(reference, reason):
+        """Lift the legal hold on a case."""
+        from .retention import services as retention
+        try:
+            retention.lift_hold(None, _case_by_reference(reference), reason)
+        except retention.RetentionError as exc:
+            raise click.ClickException(exc.code) from None
+        db.session.commit()
+        click.echo(f"Legal hold on {reference} lifted.")
+
+    app.cli.add_command(retention_cli)

@@ -60,7 +60,8 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_db_url(
             env.get("DATABASE_URL") or "sqlite:///" + os.path.join(instance_path, "portal.db")
         ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: an error message never quotes the values of a statement (names, text).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "KEYRING_PATH": env.get("PORTAL_KEYRING_PATH") or os.path.join(instance_path, "keys"),
         "PORTAL_MASTER_KEYS": env.get("PORTAL_MASTER_KEYS"),
         "REDIS_URL": env.get("REDIS_URL"),
@@ -121,6 +122,31 @@ def build_config(instance_path: str, overrides=None) -> dict:
         # The school year's terms, by the month-day each starts (a term ends the day before the
         # next one starts): the term calendar of prevention activities and its figures.
         "TERM_STARTS": env.get("PORTAL_TERM_STARTS", "09-01,02-15"),
+        # Two-factor sign-in (TOTP): required for the roles that read case content, and for
+        # administrators (who can reset those people's passwords and second factors), whenever
+        # PORTAL_REQUIRE_MFA is on: on in production, off for the demo and tests unless set.
+        "REQUIRE_MFA": _env_bool("PORTAL_REQUIRE_MFA", production),
+        "MFA_REQUIRED_ROLES": ROLES[1:],  # everyone but teachers, for whom it is optional
+        "MFA_ISSUER": env.get("PORTAL_MFA_ISSUER", "School Social Work Portal"),
+        "MFA_LIMIT_PER_ACCOUNT": env.get("PORTAL_MFA_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        "MFA_PENDING_SECONDS": 300,  # between the password and the code
+        "MFA_RECOVERY_CODES": 10,
+        # Accounts nobody has signed in to for this long are flagged to administrators.
+        "INACTIVE_DAYS": int(env.get("PORTAL_INACTIVE_DAYS", "90")),
+        # Retention per record kind (local rules, so configuration): closed cases N years after
+        # the student left; child-protection cases until the student is N years old (and left);
+        # concerns closed without action N years after triage; the student's own record
+        # (family, disclosure log, record requests) N years after leaving, once nothing else is kept.
+        "RETENTION": {
+            "case": int(env.get("PORTAL_RETAIN_CASE_YEARS", "7")),
+            "child_protection": int(env.get("PORTAL_RETAIN_CHILD_PROTECTION_AGE", "25")),
+            "concern": int(env.get("PORTAL_RETAIN_CONCERN_YEARS", "3")),
+            "student": int(env.get("PORTAL_RETAIN_STUDENT_YEARS", "7")),
+        },
+        "BACKUP_DIR": env.get("PORTAL_BACKUP_DIR") or os.path.join(instance_path, "backups"),
+        # text: Flask's usual lines; json: one JSON object per line, with the request id, never
+        # personal data (no addresses, no user names, routes without ids or query strings).
+        "LOG_FORMAT": env.get("PORTAL_LOG_FORMAT", "text"),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # Trusted proxy hops for X-Forwarded-For (gunicorn behind nginx: 1).
         "PROXY_FIX_HOPS": int(env.get("PORTAL_PROXY_HOPS", "0")),

@@ -156,6 +156,7 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
     _referrals(users, now)
     _groups(users, now)
     _prevention(users, now)
+    _privacy(users, students, now)
     return users
 
 
@@ -496,4 +497,41 @@ def _concerns(users, students, now):
             concern_services.link_to_open_case(users["worker"], late)
         finally:
             clock.freeze(None)
+    db.session.flush()
+
+
+def _privacy(users, students, now):
+    """Retention and record requests: two students who left Eastlake years ago, each with a case
+    closed back then (one under a legal hold, so `flask retention run` lists one due and one held);
+    a record request for the demo worker's student; a teacher's account unused for months."""
+    from flask import current_app
+
+    from .records import services as records
+    from .retention import services as retention
+
+    worker, assistant, supervisor = users["worker"], users["assistant"], users["supervisor"]
+    leavers = [s for s in students["EPS"] if not db.session.scalar(select(Case.id).where(Case.student_id == s.id))][-12:-10]
+    with current_app.test_request_context():
+        try:
+            for n, student in enumerate(leavers):
+                clock.freeze(now.replace(year=now.year - 9) - timedelta(days=60 + n))
+                former = users["worker3"]
+                case = case_services.open_case(former, student, worker=former, risk_level="low")
+                clock.freeze(now.replace(year=now.year - 9) - timedelta(days=10 + n))
+                case_services.close_case(former, case, approved_by=former.supervisor)
+                student.left_on = (now.replace(year=now.year - 8)).date()
+                student.active = False
+                if n == 1:
+                    clock.freeze(now - timedelta(days=30))
+                    retention.place_hold(supervisor, case, "The family's complaint to the education bureau is open.")
+            case = db.session.scalars(select(Case).where(Case.worker_id == worker.id, Case.status == "active")
+                                      .order_by(Case.id)).first()
+            parent = next((g for g in case.student.guardians if not g.has_restriction), None) if case else None
+            if parent is not None:
+                clock.freeze(now - timedelta(days=1))
+                records.produce(assistant, case.student, requester_kind="guardian", requester=parent.name,
+                                received_on=(now - timedelta(days=4)).date())
+        finally:
+            clock.freeze(None)
+    users["teacher3"].created_at = now - timedelta(days=200)  # never signed in: flagged to the administrator
     db.session.flush()

@@ -108,6 +108,7 @@ LABELS = {
         "risk_information": _l("Risk and safety information"),
         "school_report": _l("Attendance and school report"),
         "health_information": _l("Health information"),
+        "student_record": _l("The student's record (a record request)"),
     },
     "consent_method": {
         "signed_form": _l("Signed form"),
@@ -121,6 +122,37 @@ LABELS = {
     "exemption": {
         "mandated_report": _l("Mandated report (no consent needed)"),
         "emergency": _l("Emergency: a threat to life or health"),
+        "record_request": _l("Record request (right of access)"),
+    },
+    "requester": {
+        "guardian": _l("A parent or guardian"),
+        "student": _l("The student"),
+        "legal_representative": _l("A legal representative"),
+    },
+    # What a record export holds back, and why (shown on the document and its summary).
+    "withheld": {
+        "cases_outside_line": _l("Cases outside your supervision line (ask a supervisor above their worker)"),
+        "restricted_notes": _l("Restricted notes (the author's supervision line only)"),
+        "restricted_family_members": _l("Family members under a contact restriction"),
+        "family_contact_details": _l("Family members' contact details (other people's data)"),
+        "family_contact_summaries": _l("What was said in contacts with the family (other people's words)"),
+        "concern_accounts": _l("Reporters' accounts of concerns, and who reported them"),
+        "crisis_protective_steps": _l("Protective steps of crises (they could put the student at risk)"),
+    },
+    # The fields of structured case records, as the record export shows them.
+    "record_field": {
+        "goal": _l("Goal"),
+        "target": _l("Target date"),
+        "measure": _l("How we will know"),
+        "what": _l("Intervention"),
+        "who": _l("Responsible"),
+        "how_often": _l("How often"),
+    },
+    "retention_kind": {
+        "case": _l("Closed case"),
+        "child_protection": _l("Child-protection case"),
+        "concern": _l("Concern closed without action"),
+        "student": _l("Student record"),
     },
     "referral_state": {
         "draft": _l("Draft"),
@@ -337,6 +369,22 @@ def names(items) -> str:
     return format_list(items, locale=get_locale()) if items else ""
 
 
+_BROWSERS = (("Edg/", "Edge"), ("MicroMessenger", "WeChat"), ("Firefox/", "Firefox"), ("Chromium/", "Chromium"),
+             ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def browser_name(user_agent) -> str:
+    """A session's browser in a word or two ("Chrome · Windows"), from its user agent."""
+    from flask_babel import gettext as _
+    ua = user_agent or ""
+    browser = next((name for mark, name in _BROWSERS if mark in ua), None)
+    system = next((name for mark, name in _SYSTEMS if mark in ua), None)
+    parts = [p for p in (browser, system) if p]
+    return " · ".join(parts) if parts else _("Unknown browser")
+
+
 def age(delta) -> str:
     """How long something has waited, in the largest sensible unit ("3 h", "2 d")."""
     from babel.dates import format_timedelta
@@ -375,6 +423,7 @@ def register(app):
     app.jinja_env.filters["restriction_label"] = lambda code: label("restriction_kind", code)
     app.jinja_env.filters["info_item_label"] = lambda code: label("info_item", code)
     app.jinja_env.filters["names"] = names
+    app.jinja_env.filters["browser_name"] = browser_name
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     # A medium date and a short time read unambiguously in both languages, without seconds.
     app.jinja_env.filters["datetime"] = lambda d, fmt=None: _datetime(d, fmt) if d else ""

@@ -249,6 +249,12 @@ RULES = {
     "activity.create": lambda u, o: _casework(u) and bool(school_ids(u)),
     "activity.view": lambda u, o: _casework(u) and o.school_id in school_ids(u),
     "activity.edit": lambda u, o: _casework(u) and o.school_id in school_ids(u) and o.organiser_id in team_scope(u),
+    # Retention and record requests: a legal hold is placed or lifted by a supervisor above the case's
+    # worker; a student's record is exported for a guardian's or the student's request by a
+    # supervisor of the student's school (with the cases of their own line only).
+    "case.legal_hold": lambda u, o: u.role in SUPERVISOR_ROLES and o.worker_id in line_below(u),
+    "student.export": lambda u, o: u.role in SUPERVISOR_ROLES and o.school_id in school_ids(u),
+    "record_request.view": lambda u, o: u.role in SUPERVISOR_ROLES and o.student.school_id in school_ids(u),
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

@@ -102,7 +102,7 @@ class PortalClient(FlaskClient):
     """A test client that can send the CSRF token (as htmx does) and act as htmx."""
 
     def csrf(self):
-        page = self.get("/login" if not self._signed_in() else "/account/password")
+        page = self.get("/login" if not self._signed_in() else "/account/password", follow_redirects=True)
         match = re.search(r'"X-CSRFToken": "([^"]+)"', page.get_data(as_text=True))
         assert match, "no CSRF token on the page"
         return match.group(1)

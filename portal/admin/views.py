@@ -5,7 +5,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..auth.services import AccountError
+from datetime import timedelta
+
+from .. import clock
+from ..auth import mfa
+from ..auth.services import AccountError, inactive_clause
 from ..config import ROLES
 from ..extensions import db
 from ..formkit import choices
@@ -32,6 +36,7 @@ def _account_messages():
         "has_cases_transfer": _("This person is on the team of open cases. Ask their supervisor to reassign "
                                 "those cases before changing their schools, supervisor or role."),
         "reactivate_line": _("This person's supervisor is no longer valid. Choose a new supervisor first."),
+        "self_reset": _("You cannot reset your own two-factor sign-in; ask another administrator."),
     }
 
 
@@ -43,7 +48,11 @@ def users():
     require("admin.users")
     q = request.args.get("q", "").strip()[:60]
     role = request.args.get("role", "")
+    unused = request.args.get("unused") == "1"
+    days = current_app.config["INACTIVE_DAYS"]
     stmt = select(User).options(selectinload(User.schools), joinedload(User.supervisor))
+    if unused:
+        stmt = stmt.where(inactive_clause(days))
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like)))
@@ -52,8 +61,9 @@ def users():
     stmt = stmt.order_by(User.active.desc(), User.display_name)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int),
                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    cutoff = clock.now() - timedelta(days=days)
     return render("admin/users.html", "admin/_users_list.html", page=page, q=q, role=role, roles=ROLES,
-                  confirm=ConfirmForm())
+                  confirm=ConfirmForm(), unused=unused, days=days, cutoff=cutoff)
 
 
 def _user_form_choices(form):
@@ -146,6 +156,27 @@ def user_active(user_id, action):
         db.session.commit()
         flash(_("Account %(name)s activated.", name=user.username) if action == "activate"
               else _("Account %(name)s deactivated.", name=user.username), "success")
+    return see_other("admin.user_edit", user_id=user.id)
+
+
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@login_required
+def user_mfa_reset(user_id):
+    """A lost phone: clear the user's second factor and sign them out everywhere (audited; the
+    user is told). They set it up again at their next sign-in."""
+    require("admin.users")
+    user = db.get_or_404(User, user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        mfa.reset(current_user, user)
+    except AccountError as exc:
+        db.session.rollback()
+        flash(_account_messages()[exc.message], "error")
+    else:
+        db.session.commit()
+        flash(_("Two-factor sign-in of %(name)s was reset; they were signed out everywhere.", name=user.username),
+              "success")
     return see_other("admin.user_edit", user_id=user.id)
 
 

@@ -269,6 +269,11 @@ def describe_notification(n) -> str:
     if n.kind == "line_changed":
         return _("The supervision line changed: %(name)s (changed by %(by)s)",
                  name=n.params.get("name", ""), by=n.params.get("by", ""))
+    if n.kind == "mfa_reset":
+        return _("Your two-factor sign-in was reset by %(by)s; set it up again", by=n.params.get("by", ""))
+    if n.kind == "record_request":
+        return _("%(by)s produced record request %(ref)s for a student of your line",
+                 by=n.params.get("by", ""), ref=n.params.get("ref", ""))
     return n.kind
 
 

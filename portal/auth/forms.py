@@ -27,3 +27,23 @@ class PasswordChangeForm(FlaskForm):
 class LanguageForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=choices([("en", "English"), ("zh", "简体中文")]))
     next = HiddenField()
+
+
+class CodeForm(FlaskForm):
+    """A six-digit code from the authenticator app, or a recovery code."""
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
+                                  "autocapitalize": "none", "spellcheck": "false"})
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class SessionEndForm(FlaskForm):
+    handle = HiddenField(validators=[DataRequired(), Length(max=40)])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs the CSRF token."""

@@ -1,10 +1,12 @@
 """Accounts and login sessions: rules, no HTTP."""
+import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 
 from flask import current_app, g, request, session
 from flask_login import login_user, logout_user
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from .. import audit, clock
 from ..extensions import db, login_manager
@@ -74,6 +76,45 @@ def end_other_sessions(user, keep_sid=None, reason="password_changed"):
     db.session.execute(stmt.values(ended_at=clock.now(), end_reason=reason))
 
 
+def session_handle(sid: str) -> str:
+    """What pages and forms name a session by: the id itself is the cookie's secret."""
+    return hashlib.sha256(sid.encode()).hexdigest()[:20]
+
+
+def active_sessions(user):
+    """The user's signed-in browsers, this one first, then the most recently used."""
+    rows = db.session.scalars(select(LoginSession).where(LoginSession.user_id == user.id,
+                                                         LoginSession.ended_at.is_(None))
+                              .order_by(LoginSession.last_seen_at.desc())).all()
+    current = session.get("sid")
+    return sorted(rows, key=lambda r: r.id != current)
+
+
+def end_session_by_handle(user, handle):
+    """End one of the user's own sessions (not this one: that is signing out)."""
+    for ls in active_sessions(user):
+        if hmac.compare_digest(session_handle(ls.id), handle or ""):
+            if ls.id == session.get("sid"):
+                raise AccountError(None, "current_session")
+            ls.ended_at, ls.end_reason = clock.now(), "ended_by_user"
+            audit.record("auth.session_ended", user, details={"by": "user"})
+            return
+    raise AccountError(None, "no_session")
+
+
+def end_my_other_sessions(user) -> int:
+    n = len(active_sessions(user)) - 1
+    end_other_sessions(user, keep_sid=session.get("sid"), reason="ended_by_user")
+    audit.record("auth.sessions_ended", user, details={"count": max(n, 0)})
+    return max(n, 0)
+
+
+def inactive_clause(days: int):
+    """SQL: active accounts nobody has signed in to for `days` (never, counting from creation)."""
+    cutoff = clock.now() - timedelta(days=days)
+    return (User.active.is_(True)) & (func.coalesce(User.last_login_at, User.created_at) < cutoff)
+
+
 def change_password(user, current, new, confirm):
     if not verify_password(user.password_hash, current):
         raise AccountError("current_password", "wrong")
@@ -129,6 +170,23 @@ def init_login(app):
             ls.last_seen_at = now
             db.session.commit()
         return user
+
+    # With PORTAL_REQUIRE_MFA, someone who can read case content (or administer those who can)
+    # and has no second factor yet reaches only the set-up page until they enrol.
+    open_endpoints = {"auth.mfa_setup", "auth.logout", "auth.language", "auth.login", "auth.login_code",
+                      "static", "ops.healthz", "alerts.live"}
+
+    @app.before_request
+    def require_second_factor():
+        if not app.config["REQUIRE_MFA"] or request.endpoint in open_endpoints:
+            return None
+        from flask_login import current_user
+
+        from ..web import see_other
+        if current_user.is_authenticated and not current_user.mfa_enabled \
+                and current_user.role in app.config["MFA_REQUIRED_ROLES"]:
+            return see_other("auth.mfa_setup")
+        return None
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -1,8 +1,9 @@
-from flask import redirect, url_for
+from flask import current_app, redirect, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
+from ..auth.services import inactive_clause
 from ..extensions import db
 from ..models import Case, School, Student, User
 from ..permissions import require, visible_cases_clause
@@ -28,6 +29,8 @@ def index():
             "schools": db.session.scalar(select(func.count()).select_from(School)),
             "students": db.session.scalar(select(func.count()).select_from(Student)
                                           .where(Student.active.is_(True))),
+            "unused": db.session.scalar(select(func.count()).select_from(User).where(
+                inactive_clause(current_app.config["INACTIVE_DAYS"]))),
         }
         return render("home/admin.html", counts=counts)
     if role == "teacher":

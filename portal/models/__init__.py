@@ -11,7 +11,8 @@ from .prevention import ActivityMaterial, PreventionActivity
 from .referrals import Agency, Consent, Disclosure, Referral, ReferralEvent
 from .keys import DataKey
 from .notes import AccessGrant, Attachment, Note, NoteVersion
-from .people import LoginSession, School, User, user_schools
+from .people import LoginSession, RecoveryCode, School, User, user_schools
+from .privacy import Erasure, LegalHold, RecordRequest
 from .students import Guardian, Student
 
 __all__ = [
@@ -21,5 +22,5 @@ __all__ = [
     "ActivityMaterial", "PreventionActivity",
     "Agency", "Consent", "Disclosure", "Referral", "ReferralEvent", "Notification", "Assessment", "CasePlan", "Closure", "Escalation", "ReviewEntry", "ServiceRecord",
     "AccessGrant", "Attachment", "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession", "Note", "NoteVersion",
-    "School", "Student", "TimelineEntry", "User", "user_schools",
+    "School", "Student", "RecoveryCode", "Erasure", "LegalHold", "RecordRequest", "TimelineEntry", "User", "user_schools",
 ]

@@ -2,10 +2,11 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import clock
+from ..crypto import encrypted
 from ..extensions import db
 
 # Tier of each role on the supervision line; a supervisor is always of a higher tier.
@@ -52,9 +53,16 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
-    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    # Two-factor sign-in: the TOTP secret is encrypted under the user's own data key (so key
+    # rotation re-wraps it like everything else); it counts only once mfa_enabled_at is set.
+    # mfa_last_step is the last time step accepted, so a code cannot be used twice.
+    uid: Mapped[str | None] = mapped_column(String(32), unique=True)
+    data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_keys.id"))
+    mfa_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    mfa_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime)
     version_id: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -63,6 +71,12 @@ class User(UserMixin, db.Model):
     schools: Mapped[list[School]] = relationship(secondary=user_schools, order_by=School.name)
 
     __mapper_args__ = {"version_id_col": version_id}
+
+    mfa_secret = encrypted("mfa_secret_ct", key_owner=lambda self: self)
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_enabled_at is not None
 
     @property
     def is_active(self):  # Flask-Login: deactivated accounts cannot sign in
@@ -93,3 +107,13 @@ class LoginSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A one-time code for signing in without the authenticator app; stored as an argon2 hash."""
+    __tablename__ = "mfa_recovery_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -36,6 +36,8 @@ class Student(db.Model):
     class_name: Mapped[str | None] = mapped_column(String(20))
     date_of_birth: Mapped[date] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The day the student left the school (from the school's register); retention counts from it.
+    left_on: Mapped[date | None] = mapped_column(Date, index=True)
     data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_keys.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now, onupdate=clock.now)

@@ -2,7 +2,8 @@
 
 Columns (header row required): school_code, student_number, family_name, given_name, grade,
 class_name, date_of_birth (YYYY-MM-DD); optional guardian_name, guardian_relationship,
-guardian_phone, guardian_email, guardian_language, interpreter_needed (yes/no).
+guardian_phone, guardian_email, guardian_language, interpreter_needed (yes/no), left_on
+(YYYY-MM-DD: the day the student left the school; retention counts from it).
 A student number already known in that school updates the student instead of adding one.
 """
 import csv
@@ -19,7 +20,7 @@ from ..models import Guardian, School, Student
 
 REQUIRED = ("school_code", "student_number", "family_name", "given_name", "grade", "date_of_birth")
 OPTIONAL = ("class_name", "guardian_name", "guardian_relationship", "guardian_phone",
-            "guardian_email", "guardian_language", "interpreter_needed")
+            "guardian_email", "guardian_language", "interpreter_needed", "left_on")
 LIMITS = {"student_number": 32, "family_name": 100, "given_name": 100, "grade": 20, "class_name": 20,
           "guardian_name": 200, "guardian_relationship": 40, "guardian_phone": 40,
           "guardian_email": 254, "guardian_language": 40}
@@ -32,6 +33,7 @@ REASONS = {
     "unknown_school": _l("No school has this code."),
     "bad_date": _l("Use a date written YYYY-MM-DD."),
     "future_date": _l("The date of birth is in the future."),
+    "future_left": _l("The day the student left is in the future."),
     "implausible_date": _l("The date of birth is not plausible for a school student."),
     "duplicate": _l("This student number appears more than once in the file for this school."),
     "bad_flag": _l("Use yes or no."),
@@ -112,6 +114,15 @@ def validate(rows, schools_by_code):
                     row_errors.append((line, "date_of_birth", "future_date"))
                 elif not (2 <= today.year - dob.year <= 25):
                     row_errors.append((line, "date_of_birth", "implausible_date"))
+        left_on = None
+        if row["left_on"]:
+            try:
+                left_on = date.fromisoformat(row["left_on"])
+            except ValueError:
+                row_errors.append((line, "left_on", "bad_date"))
+            else:
+                if left_on > today:
+                    row_errors.append((line, "left_on", "future_left"))
         flag = _parse_flag(row["interpreter_needed"])
         if flag is None:
             row_errors.append((line, "interpreter_needed", "bad_flag"))
@@ -126,7 +137,7 @@ def validate(rows, schools_by_code):
         if row_errors:
             errors.extend(row_errors)
         else:
-            row.update(school=school, dob=dob, interpreter=flag)
+            row.update(school=school, dob=dob, interpreter=flag, left=left_on)
             clean.append(row)
     return clean, errors
 
@@ -158,7 +169,8 @@ def import_students(actor, data: bytes) -> ImportReport:
             report.updated += 1
         student.family_name, student.given_name = row["family_name"], row["given_name"]
         student.grade, student.class_name = row["grade"], row["class_name"] or None
-        student.date_of_birth, student.active = row["dob"], True
+        student.date_of_birth = row["dob"]
+        student.left_on, student.active = row["left"], row["left"] is None
         if row["guardian_name"]:
             guardian = next((g for g in student.guardians if g.name == row["guardian_name"]), None)
             if guardian is None:

@@ -50,5 +50,8 @@ def show(student_id):
     if can(current_user, "disclosure.read", student):
         from ..referrals.services import disclosures_for
         disclosures = disclosures_for(student)
+    from ..records.services import requests_for
+    record_requests = requests_for(student) if can(current_user, "student.export", student) else None
     return render("students/show.html", student=student, cases=cases, has_open_case=bool(has_open),
-                  can_open=can(current_user, "case.open", student), crises=crises, disclosures=disclosures)
+                  can_open=can(current_user, "case.open", student), crises=crises, disclosures=disclosures,
+                  record_requests=record_requests)

@@ -174,6 +174,26 @@ TABLE = {
     "prevention.material_upload": ("POST", lambda w: f"/activities/{w.activity_id}/materials", expect(allow=TEAM_A)),
     "prevention.material": ("GET", lambda w: f"/activities/{w.activity_id}/materials/{w.material_id}",
                             expect(allow=SCHOOL_A_CASEWORK)),
+    # Privacy and resilience: the health check is public; everyone keeps their own two-factor
+    # sign-in and sessions; a legal hold is the line's above the case's worker; a student's record
+    # is exported by the supervisors of the student's school.
+    "ops.healthz": ("GET", lambda w: "/healthz", expect(allow=SIGNED_IN, anon=ALLOW)),
+    "auth.login_code": ("GET", lambda w: "/login/code", expect(redirect=SIGNED_IN, anon=LOGIN)),
+    "auth.security": ("GET", lambda w: "/account/security", expect(allow=SIGNED_IN)),
+    "auth.mfa_setup": ("GET", lambda w: "/account/two-factor", expect(allow=SIGNED_IN)),
+    "auth.mfa_recovery_codes": ("POST", lambda w: "/account/two-factor/recovery-codes", expect(allow=SIGNED_IN)),
+    "auth.mfa_disable": ("POST", lambda w: "/account/two-factor/off", expect(allow=SIGNED_IN)),
+    "auth.session_end": ("POST", lambda w: "/account/sessions/end", expect(allow=SIGNED_IN)),
+    "auth.sessions_end_others": ("POST", lambda w: "/account/sessions/end-others", expect(allow=SIGNED_IN)),
+    "admin.user_mfa_reset": ("POST", lambda w: f"/admin/users/{w.peer.id}/two-factor/reset", expect(allow=("admin",))),
+    "retention.hold": ("POST", lambda w: f"/cases/{w.case_a.id}/legal-hold", expect(allow=LINE_ABOVE_A)),
+    "retention.lift": ("POST", lambda w: f"/cases/{w.case_a.id}/legal-hold/lift", expect(allow=LINE_ABOVE_A)),
+    "records.new": ("GET", lambda w: f"/students/{w.student_a.id}/record-request", expect(allow=LINE_ABOVE_A)),
+    "records.show": ("GET", lambda w: f"/record-requests/{w.record_request_id}", expect(allow=LINE_ABOVE_A)),
+    "records.document": ("GET", lambda w: f"/record-requests/{w.record_request_id}/document",
+                         expect(allow=LINE_ABOVE_A)),
+    "records.machine_readable": ("GET", lambda w: f"/record-requests/{w.record_request_id}/record.json",
+                                 expect(allow=LINE_ABOVE_A)),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
@@ -191,7 +211,7 @@ POST_TOO = {"casework.assessment_new", "cases.open_case", "admin.user_new", "adm
             "casework.record_new", "casework.plan_new", "crisis.start", "crisis.screen", "crisis.safety_plan",
             "family.guardian_new", "family.guardian", "family.visit_new", "referrals.referral_new",
             "referrals.agency_new", "groups.new", "groups.edit", "groups.session_new", "prevention.new",
-            "prevention.edit"}
+            "prevention.edit", "auth.login_code", "auth.mfa_setup", "records.new"}
 
 
 @pytest.fixture
@@ -294,6 +314,10 @@ def full_world(app, world):
                 eval_after=[None] * 5, notes="")
             world.activity_id = activity.id
             world.material_id = prevention.add_material(worker, activity, "slides.pdf", b"%PDF-1.4 slides").id
+            from portal.records import services as records
+            world.record_request_id = records.produce(
+                db.session.get(User, world.assistant.id), student, requester_kind="guardian", requester="Li Mei",
+                received_on=clock.now().date()).id
             from portal.cases import services as case_services
             case_b = db.session.get(Case, world.case_b.id)
             case_services.close_case(db.session.get(User, world.worker_b.id), case_b)

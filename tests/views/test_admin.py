@@ -177,3 +177,19 @@ def test_create_user_cli(app, world, monkeypatch):
     result = app.test_cli_runner().invoke(args=["create-user", "bad", "--role", "supervisor",
                                                 "--name", "B", "--supervisor", "worker"])
     assert result.exit_code != 0 and "not_higher" in result.output
+
+
+def test_import_records_the_day_a_student_left(app, world, login):
+    """Retention counts from it; a student who left is no longer on roll."""
+    c = login(world.admin)
+    header = CSV_HEADER.rstrip("\n") + ",left_on\n"
+    bad = _upload(c, header + "EPS,EPS9101,刘,一,3,3-1,2017-05-01,,,,,2999-01-01\n"
+                            + "EPS,EPS9102,刘,二,3,3-1,2017-05-01,,,,,last week\n")
+    assert bad.status_code == 422 and "left is in the future" in bad.get_data(as_text=True)
+    assert _upload(c, header + "EPS,EPS9101,刘,一,3,3-1,2017-05-01,,,,,2025-07-01\n"
+                             + "EPS,EPS9102,刘,二,3,3-1,2017-05-01,,,,,\n").status_code == 200
+    with app.app_context():
+        left = db.session.query(Student).filter_by(student_number="EPS9101").one()
+        stays = db.session.query(Student).filter_by(student_number="EPS9102").one()
+        assert left.left_on.isoformat() == "2025-07-01" and not left.active
+        assert stays.left_on is None and stays.active
