@@ -11,6 +11,8 @@ from .keys import DataKey
 from .notes import AccessGrant, Attachment, Note, NoteVersion
 from .people import LoginSession, School, User, user_schools
 from .students import Guardian, Student
+from .supervision import (ActionItem, CaseStudy, GrowthGoal, GrowthPlan, GrowthProgress, LinePolicy,
+                          PerformanceReview, SessionCase, SupervisionSession, session_attendees)
 
 __all__ = [
     "Alert", "AlertRecipient", "Concern", "Crisis", "CrisisStep", "FollowUp", "RiskScreen", "SafetyPlan",
@@ -18,4 +20,6 @@ __all__ = [
     "Agency", "Consent", "Disclosure", "Referral", "ReferralEvent", "Notification", "Assessment", "CasePlan", "Closure", "Escalation", "ReviewEntry", "ServiceRecord",
     "AccessGrant", "Attachment", "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession", "Note", "NoteVersion",
     "School", "Student", "TimelineEntry", "User", "user_schools",
+    "ActionItem", "CaseStudy", "GrowthGoal", "GrowthPlan", "GrowthProgress", "LinePolicy", "PerformanceReview",
+    "SessionCase", "SupervisionSession", "session_attendees",
 ]
