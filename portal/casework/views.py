@@ -529,8 +529,13 @@ def my_day():
     from ..crisis import protocol, services as crisis_services
     from ..family import services as family_services
     from ..referrals import services as referral_services
+    from ..supervision import growth, performance, sessions as supervision
     ctx = services.my_day(current_user)
+    actions = supervision.my_actions(current_user)
+    preload_data_keys({a.session.data_key_id for a in actions} | {a.case.data_key_id for a in actions if a.case})
     return render("casework/my_day.html", **ctx, new_concerns=new_concern_count(current_user),
+                  actions=actions, growth_due=growth.reviews_due(current_user),
+                  reviews_waiting=performance.waiting_for_comments(current_user),
                   follow_ups=crisis_services.my_follow_ups(current_user),
                   open_crises=crisis_services.my_open_crises(current_user), blockers=crisis_services.blockers,
                   is_missed=crisis_services.is_missed, now=clock.now(), describe_cadence=protocol.describe_cadence,

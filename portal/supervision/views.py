@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import audit
+from ..cases.sections import section
 from ..crypto import preload_data_keys
 from ..extensions import db
 from ..formkit import choices
@@ -434,3 +435,14 @@ def action_done(action_id):
         return toast(resp, error or _("Marked as done."), "error" if error else "success")
     flash(error or _("Marked as done."), "error" if error else "success")
     return see_other(back)
+
+
+# -- the case page ------------------------------------------------------------------------------------------
+
+@section("supervision", "supervision/_case_section.html", order=60)
+def case_section(case, user, overrides):
+    """Where the case was discussed in supervision, with the notes (under the case's key)."""
+    if not can(user, "case.view", case):
+        return None
+    discussions = sessions.case_discussions(case)
+    return {"case": case, "discussions": discussions} if discussions else None
