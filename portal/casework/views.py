@@ -9,7 +9,7 @@ from ..cases.sections import section
 from ..cases.views import load_case
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..models import Assessment, CasePlan, Closure, Escalation, School, ServiceRecord
+from ..models import Assessment, CasePlan, CaseStudy, Closure, Escalation, School, ServiceRecord
 from ..models.casework import ASSESSMENT_AREAS
 from ..permissions import can, require, school_ids
 from ..web import is_htmx, render, see_other, toast
@@ -551,7 +551,7 @@ def my_day():
 @login_required
 def review_queue():
     require("review.queue")
-    tabs = ("crises", "records", "plans", "closures", "escalations", "referrals")
+    tabs = ("crises", "records", "plans", "closures", "escalations", "referrals", "studies")
     counts = services.queue_counts(current_user)
     # Crises come first when there are any: they cannot wait behind paperwork.
     tab = request.args.get("tab") if request.args.get("tab") in tabs else ("crises" if counts["crises"] else "records")
@@ -571,11 +571,11 @@ def review_queue():
     elif tab == "escalations":
         stmt = services.escalation_queue_statement(current_user, worker_id, school_id)
     else:
-        model = {"records": ServiceRecord, "plans": CasePlan, "closures": Closure}[tab]
+        model = {"records": ServiceRecord, "plans": CasePlan, "closures": Closure, "studies": CaseStudy}[tab]
         stmt = services.queue_statement(current_user, model, worker_id, school_id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"],
                        error_out=False)
-    preload_data_keys({i.case.data_key_id for i in page.items})
+    preload_data_keys({i.case.data_key_id for i in page.items} | {getattr(i, "data_key_id", None) for i in page.items})
     schools = db.session.scalars(select(School).where(School.id.in_(school_ids(current_user)))
                                  .order_by(School.name)).all()
     from .. import clock

@@ -181,6 +181,16 @@ TABLE = {
                                       expect(allow=("assistant",))),
     "supervision.review_comments": ("POST", lambda w: f"/supervision/reviews/{w.shared_review_id}/comments",
                                     expect(allow=("worker",))),
+    # De-identified case studies: the case team drafts; a draft is its author's and the author's line's;
+    # someone above the author approves; approved studies are read and downloaded by every case worker.
+    "casestudies.library": ("GET", lambda w: "/case-studies", expect(allow=CASEWORK)),
+    "casestudies.new": ("GET", lambda w: f"/cases/{w.case_a.id}/case-studies/new", expect(allow=TEAM_A)),
+    "casestudies.show": ("GET", lambda w: f"/case-studies/{w.study_id}", expect(allow=TEAM_A)),
+    "casestudies.edit": ("POST", lambda w: f"/case-studies/{w.draft_study_id}/edit", expect(allow=("worker",))),
+    "casestudies.submit": ("POST", lambda w: f"/case-studies/{w.draft_study_id}/submit", expect(allow=("worker",))),
+    "casestudies.decide": ("POST", lambda w: f"/case-studies/{w.study_id}/decide", expect(allow=LINE_ABOVE_A)),
+    "casestudies.download": ("GET", lambda w: f"/case-studies/{w.approved_study_id}/download",
+                             expect(allow=CASEWORK)),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
@@ -198,7 +208,7 @@ POST_TOO = {"casework.assessment_new", "cases.open_case", "admin.user_new", "adm
             "casework.record_new", "casework.plan_new", "crisis.start", "crisis.screen", "crisis.safety_plan",
             "family.guardian_new", "family.guardian", "family.visit_new", "referrals.referral_new",
             "referrals.agency_new", "supervision.policy", "supervision.move", "supervision.session_new",
-            "supervision.session_edit", "supervision.growth_new", "supervision.review_new"}
+            "supervision.session_edit", "supervision.growth_new", "supervision.review_new", "casestudies.new"}
 
 
 @pytest.fixture
@@ -300,6 +310,15 @@ def full_world(app, world):
                                               local_today() - timedelta(days=31))
             performance.save_assessment(assistant, shared, "Steady work", share_now=True)
             world.shared_review_id = shared.id
+            from portal.casestudies import services as studies
+            study = studies.create(worker, case, title="", sections=list(studies.SECTIONS))
+            studies.submit(worker, study)
+            world.study_id = study.id
+            world.draft_study_id = studies.create(worker, case, title="", sections=["plan"]).id
+            approved = studies.create(worker, case, title="", sections=["records"])
+            studies.submit(worker, approved)
+            studies.decide(assistant, approved, "approve", "")
+            world.approved_study_id = approved.id
             from portal.cases import services as case_services
             case_b = db.session.get(Case, world.case_b.id)
             case_services.close_case(db.session.get(User, world.worker_b.id), case_b)
