@@ -75,10 +75,11 @@ def create_app(config=None):
     from .referrals import bp as referrals_bp
     from .supervision import bp as supervision_bp
     from .casestudies import bp as casestudies_bp
+    from .reports import bp as reports_bp
 
     auth.init_login(app)
     for bp in (auth_bp, home_bp, students_bp, cases_bp, notes_bp, casework_bp, concerns_bp, alerts_bp,
-               crisis_bp, family_bp, referrals_bp, supervision_bp, casestudies_bp, admin_bp):
+               crisis_bp, family_bp, referrals_bp, supervision_bp, casestudies_bp, reports_bp, admin_bp):
         app.register_blueprint(bp)
     errors.register(app)
     i18n.register(app)
