@@ -191,6 +191,10 @@ TABLE = {
     "casestudies.decide": ("POST", lambda w: f"/case-studies/{w.study_id}/decide", expect(allow=LINE_ABOVE_A)),
     "casestudies.download": ("GET", lambda w: f"/case-studies/{w.approved_study_id}/download",
                              expect(allow=CASEWORK)),
+    # Reports: every case worker, scoped to what they may see; never teachers or administrators.
+    "reports.index": ("GET", lambda w: "/reports/", expect(allow=CASEWORK)),
+    "reports.show": ("GET", lambda w: "/reports/concerns", expect(allow=CASEWORK)),
+    "reports.export": ("GET", lambda w: "/reports/crises/export.csv", expect(allow=CASEWORK)),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
