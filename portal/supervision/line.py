@@ -2,6 +2,7 @@
 each supervisor sees with every person's caseload and open items, the warnings where the line
 departs from the policy, moving people within a line, and handing a person's open work over in
 one step when they leave or change school. Flush, never commit; audit every change."""
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -332,15 +333,14 @@ def hand_over(actor, person, *, default_worker=None, per_case=None):
     counts = {k: len(v) for k, v in work.items()}
     audit.record("line.handed_over", person, actor=actor,
                  details={"counts": counts, "cases": {str(c): w.id for c, w in new_of.items()}})
-    received = {}
-    for worker in new_of.values():
-        received[worker.id] = (worker, received.get(worker.id, (worker, 0))[1] + 1)
-    for worker, n in received.values():
-        alerts.notify(worker, "handover_received", path_for("cases.index"),
+    received = Counter(w.id for w in new_of.values())
+    workers = {w.id: w for w in new_of.values()}
+    for uid, n in received.items():
+        alerts.notify(workers[uid], "handover_received", path_for("cases.index"),
                       params={"n": n, "from": person.display_name, "by": actor.display_name})
-    told = {person.id} | {w.supervisor_id for w, _ in received.values() if w.supervisor_id} | \
-        ({person.supervisor_id} if person.supervisor_id else set())
-    for uid in sorted(told - {actor.id} - set(received)):
+    # The person, their supervisor and the supervisors of everyone who took work over.
+    told = {person.id, person.supervisor_id} | {w.supervisor_id for w in workers.values()}
+    for uid in sorted(told - {None, actor.id} - set(received)):
         alerts.notify(db.session.get(User, uid), "handover_line", path_for("supervision.line_page"),
                       params={"from": person.display_name, "by": actor.display_name, "n": counts["cases"]})
     return counts

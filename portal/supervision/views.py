@@ -18,6 +18,8 @@ from . import bp, line, sessions
 from .forms import ActionForm, DoneForm, HandoverForm, MoveForm, SessionCaseForm, SessionEditForm, SessionForm, \
     policy_form_class
 
+PolicyForm = policy_form_class()
+
 
 def messages():
     return {
@@ -116,9 +118,8 @@ def describe_warning(w):
         return _("%(n)d open cases, above the limit of %(limit)d for this tier", n=w["actual"], limit=w["limit"])
     role = label("role", w["role"])
     expected = str(w["low"]) if w["low"] == w["high"] else _("%(low)d–%(high)d", low=w["low"], high=w["high"])
-    return ngettext("%(num)d %(role)s in this line; the policy's ratio expects %(expected)s",
-                    "%(num)d %(role)s in this line; the policy's ratio expects %(expected)s",
-                    w["actual"], role=role, expected=expected)
+    return _("%(role)s: %(n)d in this line, where the policy's ratio expects %(expected)s", role=role,
+             n=w["actual"], expected=expected)
 
 
 def _policy_values(form, policy):
@@ -134,7 +135,7 @@ def _policy_values(form, policy):
 @login_required
 def policy():
     require("line.policy")
-    form = policy_form_class()()
+    form = PolicyForm()
     current = line.current_policy()
     error = None
     if request.method == "GET":

@@ -61,8 +61,8 @@ def test_ratio_warnings_name_the_tier_the_count_and_the_range(app, make, login):
     assert nodes["p0"].warnings == [{"kind": "ratio", "role": "social_worker", "actual": 4, "low": 7, "high": 7}]
     assert nodes["sup"].warnings == [{"kind": "ratio", "role": "social_worker", "actual": 11, "low": 14, "high": 14}]
     html = login(people["sup"]).get("/supervision/line").get_data(as_text=True)
-    assert "1 Social worker in this line; the policy&#39;s ratio expects 3–4" in html
-    assert "11 Social worker in this line; the policy&#39;s ratio expects 14" in html
+    assert "Social worker: 1 in this line, where the policy&#39;s ratio expects 3–4" in html
+    assert "Social worker: 11 in this line, where the policy&#39;s ratio expects 14" in html
 
 
 def test_the_ratio_is_data_another_organisation_has_another(app, make):

@@ -51,6 +51,8 @@ def test_a_group_session_with_an_action_that_shows_in_my_day(app, world, login, 
     day = login(world.worker).get("/my-day").get_data(as_text=True)
     assert "Actions from supervision" in day and "Call the families of the three absent pupils" in day
     assert "Call the families" not in login(world.peer).get("/my-day").get_data(as_text=True)
+    overview = login(world.worker).get("/supervision/").get_data(as_text=True)
+    assert "Call the families of the three absent pupils" in overview and "Mark as done" in overview
 
 
 def test_attendees_come_from_the_supervisors_own_line(app, world, login):
