@@ -154,6 +154,7 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
     _crises(users, now)
     _family(users, now)
     _referrals(users, now)
+    _term_of_concerns(users, students, now)
     _supervision(users, now)
     return users
 
@@ -471,6 +472,36 @@ def _supervision(users, now):
                 waiting = studies.create(worker2, others[0], title="", sections=["assessment", "plan", "records"],
                                          question="What would you try next?")
                 studies.submit(worker2, waiting)
+        finally:
+            clock.freeze(None)
+    db.session.flush()
+
+
+def _term_of_concerns(users, students, now):
+    """Earlier this term: concerns reported by the other teachers and handled within hours or days,
+    so the reports and the district view have figures of some size (none waits in triage)."""
+    from flask import current_app
+
+    from .concerns import services as concern_services
+    rng = random.Random(7)
+    plan = [("EPS", "teacher2", ("worker", "worker2", "worker3"), 32), ("WMS", "teacher3", ("worker5", "worker6"), 14)]
+    with current_app.test_request_context():
+        try:
+            for code, reporter, handlers, n in plan:
+                pool = students[code][len(students[code]) // 3: len(students[code]) - 6]
+                for i in range(min(n, len(pool))):
+                    when = now - timedelta(days=rng.randint(12, 75), hours=rng.randint(0, 6))
+                    clock.freeze(when)
+                    cats = rng.sample(("emotional", "bullying", "family", "attendance", "behaviour", "health"),
+                                      k=rng.choice((1, 1, 2)))
+                    concern, _ = concern_services.file_concern(
+                        users[reporter], student_id=pool[i].id, categories=cats,
+                        urgency=rng.choice(("today", "week", "week", "routine")),
+                        observed_at=when - timedelta(hours=2), description="Seen in class and at break.",
+                        token=f"demo-term-{code}-{i}")
+                    clock.freeze(when + timedelta(hours=rng.choice((1, 2, 3, 5, 8, 20, 30, 50))))
+                    concern_services.no_further_action(users[rng.choice(handlers)], concern,
+                                                       "Talked with the class teacher; handled in class.")
         finally:
             clock.freeze(None)
     db.session.flush()

@@ -162,9 +162,12 @@ class Identifiers:
         if _CJK.search(family + given):
             if len(given) >= 2:
                 self._literal(given, kind)
-            else:  # a one-character given name only in its familiar forms: 小明 / 明明
+            else:  # a one-character given name in its familiar forms (小明, 明明), or standing alone
                 for form in [p + given for p in PREFIXES if p != "老"] + [given * 2]:
                     self._literal(form, kind)
+                if given:  # not inside a Chinese word, where it is just a character
+                    self.terms.append(Term(re.compile(rf"(?<![\u3400-\u9fff]){re.escape(given)}(?![\u3400-\u9fff])"),
+                                           self.labels[kind], kind))
             for s in STUDENT_SUFFIXES:
                 self._literal(family + s, kind)
             for p in PREFIXES:

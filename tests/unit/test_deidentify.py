@@ -34,6 +34,9 @@ def _assert_clean(text, case):
     names, dates, code = _originals(case)
     for n in names:
         assert n not in text, f"{n!r} survived in the study of {case.reference}"
+    given = case.student.given_name
+    if len(given) == 1:  # a one-character given name, standing alone (not inside a Chinese word)
+        assert not re.search(rf"(?<![\u3400-\u9fff]){re.escape(given)}(?![\u3400-\u9fff])", text), given
     assert not re.search(rf"\b{code}\b", text), f"school code {code} survived"
     for d in dates:
         for form in date_forms(d):
@@ -51,7 +54,8 @@ def test_no_name_number_school_or_date_of_the_demo_cases_survives(app):
         for case in cases:
             study = services.create(case.worker, case, title=f"{case.student.name} {case.reference}",
                                     sections=list(services.SECTIONS),
-                                    question=f"How would you work with {case.student.name}'s family?")
+                                    question=f"How would you work with {case.student.name}'s family? "
+                                             f"And what does {case.student.given_name} want?")
             text = study.title + "\n" + study.body
             _assert_clean(text, case)
             assert services.leaks(study) == [], (case.reference, services.leaks(study))
