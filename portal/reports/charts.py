@@ -24,7 +24,7 @@ PATTERNS = (
      '<rect x="4" y="4" width="4" height="4" fill="#5b6475"/>', "#5b6475"),
 )
 
-ROW_H, GAP, LABEL_W, BAR_W, PAD = 22, 8, 150, 320, 64
+ROW_H, GAP, LABEL_W, BAR_W, PAD = 22, 8, 176, 320, 64
 
 
 def _defs(uid, n):
@@ -35,9 +35,15 @@ def _defs(uid, n):
     return "<defs>" + "".join(out) + "</defs>"
 
 
-def _clip(text, n=22):
-    text = str(text)
-    return text if len(text) <= n else text[:n - 1] + "…"
+def _clip(text, n=24):
+    """Shorten a label to about n narrow characters (a Chinese character counts as two)."""
+    text, width, out = str(text), 0, []
+    for ch in text:
+        width += 2 if ord(ch) > 0x2e80 else 1
+        if width > n - 1:
+            return "".join(out) + "…"
+        out.append(ch)
+    return text
 
 
 def bar_chart(table, uid, *, columns=None, title=None, unit=""):
@@ -72,7 +78,7 @@ def bar_chart(table, uid, *, columns=None, title=None, unit=""):
             x, y = (i % 3) * 180, (i // 3) * ROW_H
             parts.append(f'<rect x="{x}" y="{y + 3}" width="16" height="14" fill="url(#{uid}-p{i})" '
                          f'stroke="#1d2433" stroke-width="0.8"/><text x="{x + 22}" y="{y + 15}" class="chart-legend">'
-                         f"{escape(_clip(labels[c], 22))}</text>")
+                         f"{escape(_clip(labels[c], 26))}</text>")
     for n, (r, label) in enumerate(rows):
         y = legend_h + n * (ROW_H + GAP) + GAP
         parts.append(f'<text x="{LABEL_W - 8}" y="{y + 15}" text-anchor="end" class="chart-label">'
