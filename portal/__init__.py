@@ -77,11 +77,15 @@ def create_app(config=None):
     from .ops import bp as ops_bp, init_logging
     from .retention import bp as retention_bp
     from .records import bp as records_bp
+    from .supervision import bp as supervision_bp
+    from .casestudies import bp as casestudies_bp
+    from .reports import bp as reports_bp
 
     init_logging(app)  # first: every later hook and log line has the request id
     auth.init_login(app)
     for bp in (ops_bp, auth_bp, home_bp, students_bp, cases_bp, notes_bp, casework_bp, concerns_bp, alerts_bp,
-               crisis_bp, family_bp, referrals_bp, groups_bp, prevention_bp, retention_bp, records_bp, admin_bp):
+               crisis_bp, family_bp, referrals_bp, groups_bp, prevention_bp, retention_bp, records_bp,
+               supervision_bp, casestudies_bp, reports_bp, admin_bp):
         app.register_blueprint(bp)
     errors.register(app)
     i18n.register(app)

@@ -120,7 +120,8 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "STUDENT_CONSENT_MIN_AGE": int(env.get("PORTAL_STUDENT_CONSENT_MIN_AGE", "14")),
         "SWEEP_SECONDS": int(env.get("PORTAL_SWEEP_SECONDS", "30")),
         # The school year's terms, by the month-day each starts (a term ends the day before the
-        # next one starts): the term calendar of prevention activities and its figures.
+        # next one starts): the term calendar of prevention activities and its figures, and
+        # "this term" on dashboards and reports.
         "TERM_STARTS": env.get("PORTAL_TERM_STARTS", "09-01,02-15"),
         # Two-factor sign-in (TOTP): required for the roles that read case content, and for
         # administrators (who can reset those people's passwords and second factors), whenever
@@ -147,6 +148,23 @@ def build_config(instance_path: str, overrides=None) -> dict:
         # text: Flask's usual lines; json: one JSON object per line, with the request id, never
         # personal data (no addresses, no user names, routes without ids or query strings).
         "LOG_FORMAT": env.get("PORTAL_LOG_FORMAT", "text"),
+        # Supervision. The line's ratio and caseloads are the organisation's rule (seed 000 says
+        # 1:2:4:14 and assistant supervisors at 70% of a worker's load): these are the defaults
+        # until an administrator or a top-tier supervisor saves the policy in the portal.
+        "LINE_RATIO": env.get("PORTAL_LINE_RATIO",
+                              "supervisor=1,practice_supervisor=2,assistant_supervisor=4,social_worker=14"),
+        "CASELOAD_LIMIT": int(env.get("PORTAL_CASELOAD_LIMIT", "20")),
+        "CASELOAD_SHARES": env.get("PORTAL_CASELOAD_SHARES", "social_worker=100,assistant_supervisor=70"),
+        # Who, besides administrators, moves people on the line and keeps the policy; who sees
+        # the district view.
+        "LINE_MANAGERS": env.get("PORTAL_LINE_MANAGERS", "supervisor,supervisor_mentor"),
+        "DISTRICT_ROLES": env.get("PORTAL_DISTRICT_ROLES", "supervisor_mentor"),
+        # A service record counts as on time when first submitted within this many days.
+        "RECORD_ON_TIME_DAYS": int(env.get("PORTAL_RECORD_ON_TIME_DAYS", "3")),
+        # Submissions waiting longer than this for review count as overdue on the line dashboard.
+        "REVIEW_OVERDUE_DAYS": int(env.get("PORTAL_REVIEW_OVERDUE_DAYS", "7")),
+        # School-level figures below this are shown as "<N" so no child can be singled out.
+        "SUPPRESS_BELOW": int(env.get("PORTAL_SUPPRESS_BELOW", "5")),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # Trusted proxy hops for X-Forwarded-For (gunicorn behind nginx: 1).
         "PROXY_FIX_HOPS": int(env.get("PORTAL_PROXY_HOPS", "0")),

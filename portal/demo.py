@@ -156,7 +156,9 @@ def build(password: str, students_per_school: int = 100, seed: int = 2026):
     _referrals(users, now)
     _groups(users, now)
     _prevention(users, now)
-    _privacy(users, students, now)
+    _term_of_concerns(users, students, now)
+    _supervision(users, now)
+    _privacy(users, students, now)  # last: it marks two students as left, who take no new concerns
     return users
 
 
@@ -534,4 +536,110 @@ def _privacy(users, students, now):
         finally:
             clock.freeze(None)
     users["teacher3"].created_at = now - timedelta(days=200)  # never signed in: flagged to the administrator
+def _supervision(users, now):
+    """Supervision as the demo line lives it: a group session of the practice supervisor with her
+    assistant supervisors and their workers, an individual session of the worker with a case
+    discussed and actions in My day, a growth plan with progress, a performance review waiting for
+    comments, and case studies: one approved for the library, one waiting for approval."""
+    from flask import current_app
+
+    from .casestudies import services as studies
+    from .i18n import local_today
+    from .supervision import growth, performance, sessions
+
+    worker, worker2, assistant = users["worker"], users["worker2"], users["assistant"]
+    practice = users["practice"]
+    cases = db.session.scalars(select(Case).where(Case.worker_id == worker.id, Case.status.in_(("active", "review")))
+                               .order_by(Case.id)).all()
+    with current_app.test_request_context():
+        try:
+            today = local_today()
+            clock.freeze(now - timedelta(days=6))
+            group = sessions.record_session(
+                practice, kind="group", held_on=today - timedelta(days=6), duration=90,
+                attendee_ids=[assistant.id, users["assistant2"].id, worker.id, worker2.id, users["worker3"].id],
+                topics="Attendance worries after the holiday; how we record family contacts that do not reach anyone.",
+                decisions="Record every attempt, reached or not. Assistant supervisors check the records of "
+                          "their team weekly.",
+                actions=[{"owner_id": assistant.id, "due_on": today + timedelta(days=1),
+                          "text": "Check this week's family-contact records of the team"}])
+            sessions.add_action(practice, group, owner=worker2, due_on=today + timedelta(days=5),
+                                text="Share the attendance letter template with the group")
+            clock.freeze(now - timedelta(days=2))
+            one = sessions.record_session(
+                assistant, kind="individual", held_on=today - timedelta(days=2), duration=45, attendee_ids=[worker.id],
+                topics="Caseload, the crisis follow-ups and preparing the first home visit.",
+                decisions="Home visit with a check-in colleague; bring the safety plan to the next session.")
+            if cases:
+                sessions.add_case(assistant, one, cases[0], "Safety plan in place; mother locked the medicines away. "
+                                                            "Keep the daily check-ins until the next screen.")
+                sessions.add_action(assistant, one, owner=worker, case=cases[0], due_on=today + timedelta(days=2),
+                                    text="Re-screen at the 72-hour follow-up and bring the result")
+            sessions.add_action(assistant, one, owner=worker, due_on=today - timedelta(days=1),
+                                text="Read the district's guidance on mandated reporting")
+            clock.freeze(now - timedelta(days=30))
+            plan = growth.set_plan(assistant, worker, focus="Working with families who are hard to reach.",
+                                   starts_on=today - timedelta(days=30), review_on=today + timedelta(days=60),
+                                   goals=[{"goal": "Lead two parent sessions", "measure": "Recorded as parent sessions"},
+                                          {"goal": "Write every service record within two days",
+                                           "measure": "Records submitted on time, in the performance figures"}])
+            clock.freeze(now - timedelta(days=10))
+            growth.add_progress(worker, plan, goal=plan.goals[0], text="Held the first parent session; the "
+                                                                       "grandmother came with an aunt.")
+            clock.freeze(now - timedelta(days=9))
+            growth.add_progress(assistant, plan, text="Observed the session: calm, clear, kept to the plan.")
+            clock.freeze(now - timedelta(days=1))
+            review = performance.start_review(assistant, worker2, today - timedelta(days=90), today - timedelta(days=1))
+            performance.save_assessment(assistant, review, "Reliable, warm work with students; records are often "
+                                                           "late. Next quarter: records within two days.",
+                                        share_now=True)
+            if len(cases) > 1:
+                clock.freeze(now - timedelta(days=4))
+                student = cases[1].student
+                study = studies.create(worker, cases[1], title="Grief after a sudden bereavement",
+                                       sections=list(studies.SECTIONS),
+                                       question=f"How would you have involved {student.given_name}'s family "
+                                                "earlier?")
+                studies.submit(worker, study)
+                clock.freeze(now - timedelta(days=3))
+                studies.decide(assistant, study, "approve", "Well de-identified; good questions for the group.")
+            others = db.session.scalars(select(Case).where(Case.worker_id == worker2.id, Case.status != "closed")
+                                        .order_by(Case.id)).all()
+            if others:
+                clock.freeze(now - timedelta(hours=5))
+                waiting = studies.create(worker2, others[0], title="", sections=["assessment", "plan", "records"],
+                                         question="What would you try next?")
+                studies.submit(worker2, waiting)
+        finally:
+            clock.freeze(None)
+    db.session.flush()
+
+
+def _term_of_concerns(users, students, now):
+    """Earlier this term: concerns reported by the other teachers and handled within hours or days,
+    so the reports and the district view have figures of some size (none waits in triage)."""
+    from flask import current_app
+
+    from .concerns import services as concern_services
+    rng = random.Random(7)
+    plan = [("EPS", "teacher2", ("worker", "worker2", "worker3"), 32), ("WMS", "teacher3", ("worker5", "worker6"), 14)]
+    with current_app.test_request_context():
+        try:
+            for code, reporter, handlers, n in plan:
+                pool = students[code][len(students[code]) // 3: len(students[code]) - 6]
+                for i in range(min(n, len(pool))):
+                    when = now - timedelta(days=rng.randint(12, 75), hours=rng.randint(0, 6))
+                    clock.freeze(when)
+                    cats = rng.sample(("emotional", "bullying", "family", "attendance", "behaviour", "health"),
+                                      k=rng.choice((1, 1, 2)))
+                    concern, _ = concern_services.file_concern(
+                        users[reporter], student_id=pool[i].id, categories=cats,
+                        urgency=rng.choice(("today", "week", "week", "routine")),
+                        observed_at=when - timedelta(hours=2), description="Seen in class and at break.",
+                        token=f"demo-term-{code}-{i}")
+                    clock.freeze(when + timedelta(hours=rng.choice((1, 2, 3, 5, 8, 20, 30, 50))))
+                    concern_services.no_further_action(users[rng.choice(handlers)], concern,
+                                                       "Talked with the class teacher; handled in class.")
+        finally:
+            clock.freeze(None)
     db.session.flush()

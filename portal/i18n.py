@@ -327,6 +327,34 @@ LABELS = {
         "held": _l("Held"),
         "cancelled": _l("Cancelled"),
     },
+    "session_kind": {
+        "individual": _l("Individual supervision"),
+        "group": _l("Group supervision"),
+    },
+    "action_state": {
+        "open": lazy_pgettext("action item", "Open"),
+        "done": _l("Done"),
+    },
+    "goal_state": {
+        "open": _l("In progress"),
+        "met": _l("Met"),
+        "dropped": _l("Dropped"),
+    },
+    "growth_state": {
+        "active": _l("In force"),
+        "reviewed": _l("Reviewed"),
+    },
+    "performance_state": {
+        "draft": _l("Draft"),
+        "shared": _l("Shared with the supervisee"),
+        "acknowledged": _l("Commented by the supervisee"),
+    },
+    "study_state": {
+        "draft": _l("Draft"),
+        "submitted": _l("Awaiting approval"),
+        "returned": _l("Returned for revision"),
+        "approved": _l("Approved"),
+    },
     "risk": {
         "low": _l("Low"),
         "moderate": _l("Moderate"),
@@ -354,6 +382,20 @@ def local_date(moment):
     from flask import has_app_context
     zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC"
     return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).date()
+
+
+def utc_bounds(first_day, last_day):
+    """The stored (naive UTC) instants from the start of first_day to the end of last_day on the
+    school's clock: [start, end) for filtering stored times by local calendar days."""
+    from datetime import datetime, time, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from flask import has_app_context
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC")
+
+    def utc(day):
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+    return utc(first_day), utc(last_day + timedelta(days=1))
 
 
 def local_today():

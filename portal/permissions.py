@@ -11,7 +11,7 @@ Who sees what:
 """
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from .extensions import db
 from .models import Case, CaseMember, User
@@ -58,6 +58,17 @@ def visible_cases_clause(user):
     ids = team_scope(user)
     return or_(Case.worker_id.in_(ids),
                Case.members.any(CaseMember.user_id.in_(ids)))
+
+
+def visible_concerns_clause(user):
+    """SQL filter for the concerns `user` may read (the rule of concern.read, for figures): new ones
+    at the user's schools, linked ones through their case, closed ones by whoever triaged them
+    and their line."""
+    from .models import Concern
+    return and_(Concern.school_id.in_(school_ids(user)), or_(
+        Concern.status == "new",
+        and_(Concern.status == "linked", Concern.case.has(visible_cases_clause(user))),
+        and_(Concern.status == "no_action", Concern.triaged_by_id.in_(team_scope(user)))))
 
 
 def in_team(user, case) -> bool:
@@ -150,6 +161,37 @@ def _admin(user):
     return user.role == "admin"
 
 
+def _configured(user, key):
+    from flask import current_app
+    return user.role in {r.strip() for r in current_app.config[key].split(",")}
+
+
+def line_manager(user) -> bool:
+    """The top tiers (configuration) who move people on their line and keep its policy."""
+    return user.role in SUPERVISOR_ROLES and _configured(user, "LINE_MANAGERS")
+
+
+def district_viewer(user) -> bool:
+    return user.role in SUPERVISOR_ROLES and _configured(user, "DISTRICT_ROLES")
+
+
+def _above(u, person_id) -> bool:
+    """u is higher up the supervision line than the person."""
+    return u.role in SUPERVISOR_ROLES and person_id in line_below(u)
+
+
+def _session_reader(u, s):
+    """A supervision session: who held it, who attended, and the line above who held it."""
+    return _casework(u) and (u.id == s.supervisor_id or any(a.id == u.id for a in s.attendees)
+                             or _above(u, s.supervisor_id))
+
+
+def _study_reader(u, st):
+    """A case study: approved ones are for every case worker (shared, de-identified); a draft for
+    its author and the author's line above."""
+    return _casework(u) and (st.status == "approved" or st.author_id == u.id or _above(u, st.author_id))
+
+
 RULES = {
     "home.view": lambda u, o: True,
     "account.self": lambda u, o: True,
@@ -240,9 +282,9 @@ RULES = {
     "group.view": lambda u, o: _group_team(u, o),
     "group.edit": lambda u, o: _group_team(u, o),
     "group.session": lambda u, o: _group_team(u, o) and o.is_active,
-    "session.view": lambda u, o: _group_team(u, o.group),
-    "session.review": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
-    "session.revise": lambda u, o: o.author_id == u.id and _group_team(u, o.group),
+    "group_session.view": lambda u, o: _group_team(u, o.group),
+    "group_session.review": lambda u, o: u.role in SUPERVISOR_ROLES and o.author_id in line_below(u),
+    "group_session.revise": lambda u, o: o.author_id == u.id and _group_team(u, o.group),
     # Prevention and education: school-level work, read by the school's case workers and kept by
     # the organiser and their line. Teachers and administrators see neither groups nor activities.
     "activity.list": lambda u, o: _casework(u),
@@ -255,6 +297,42 @@ RULES = {
     "case.legal_hold": lambda u, o: u.role in SUPERVISOR_ROLES and o.worker_id in line_below(u),
     "student.export": lambda u, o: u.role in SUPERVISOR_ROLES and o.school_id in school_ids(u),
     "record_request.view": lambda u, o: u.role in SUPERVISOR_ROLES and o.student.school_id in school_ids(u),
+    # Supervision. The line: supervisors see theirs; the top tiers (and administrators) move people
+    # and keep the policy; a supervisor above someone hands their open cases over in one step.
+    "line.view": lambda u, o: u.role in SUPERVISOR_ROLES,
+    "line.manage": lambda u, o: line_manager(u) and o.id in line_below(u),
+    "line.policy": lambda u, o: _admin(u) or line_manager(u),
+    "line.handover": lambda u, o: _above(u, o.id),
+    "supervision.view": lambda u, o: _casework(u),
+    # Sessions: a supervisor holds them with people of their line; attendees and the line above read.
+    "session.create": lambda u, o: u.role in SUPERVISOR_ROLES,
+    "session.view": lambda u, o: _session_reader(u, o),
+    "session.edit": lambda u, o: u.id == o.supervisor_id,
+    "action.complete": lambda u, o: _casework(u) and o.status == "open" and (
+        u.id in (o.owner_id, o.session.supervisor_id) or _above(u, o.session.supervisor_id)),
+    # Growth plans and performance reviews: set by someone above the supervisee; the supervisee
+    # sees their own (a review once it is shared) and answers it.
+    "growth.create": lambda u, o: u.role in SUPERVISOR_ROLES,
+    "growth.view": lambda u, o: _casework(u) and (u.id == o.supervisee_id or _above(u, o.supervisee_id)),
+    "growth.progress": lambda u, o: o.status == "active" and _casework(u) and (
+        u.id == o.supervisee_id or _above(u, o.supervisee_id)),
+    "growth.review": lambda u, o: o.status == "active" and _above(u, o.supervisee_id),
+    "performance.create": lambda u, o: u.role in SUPERVISOR_ROLES,
+    "performance.view": lambda u, o: _above(u, o.supervisee_id) or (
+        u.id == o.supervisee_id and o.status != "draft"),
+    "performance.write": lambda u, o: o.status == "draft" and u.id == o.reviewer_id and _above(u, o.supervisee_id),
+    "performance.comment": lambda u, o: o.status == "shared" and u.id == o.supervisee_id,
+    # De-identified case studies: the case team drafts one; a supervisor above the author approves
+    # it before anyone can download it; approved studies are shared with every case worker.
+    "casestudy.create": lambda u, o: _casework(u) and in_team(u, o),
+    "casestudy.list": lambda u, o: _casework(u),
+    "casestudy.view": lambda u, o: _study_reader(u, o),
+    "casestudy.edit": lambda u, o: o.author_id == u.id and o.status in ("draft", "returned"),
+    "casestudy.decide": lambda u, o: o.status == "submitted" and _above(u, o.author_id),
+    "casestudy.download": lambda u, o: o.status == "approved" and _casework(u),
+    # Figures: every case worker, scoped to what they may see; the district view for the top tier.
+    "report.view": lambda u, o: _casework(u),
+    "dashboard.district": lambda u, o: district_viewer(u),
     # Administration: accounts, schools, student lists; never case content.
     "admin.users": lambda u, o: _admin(u),
     "admin.schools": lambda u, o: _admin(u),

@@ -128,6 +128,9 @@ def set_active(actor, user, active: bool):
             raise AccountError(None, "has_supervisees")
         if open_case_count(user):
             raise AccountError(None, "has_cases")
+        from ..supervision.line import orphans
+        if any(orphans(user).values()):  # escalations, home visits or actions still waiting on them
+            raise AccountError(None, "has_open_items")
         user.deactivated_at = clock.now()
         end_other_sessions(user, reason="deactivated")
     else:
@@ -151,17 +154,3 @@ def save_school(actor, school, data):
     audit.record("school.created" if created else "school.updated", school, actor=actor)
     return school
 
-
-def line_tree():
-    """The supervision line as nested (user, children) pairs, roots first, in one query."""
-    users = db.session.scalars(select(User).where(User.role.in_(list(TIERS)))
-                               .order_by(User.display_name)).all()
-    children = {}
-    for u in users:
-        children.setdefault(u.supervisor_id, []).append(u)
-    ids = {u.id for u in users}
-
-    def build(parent_id):
-        return [(u, build(u.id)) for u in children.get(parent_id, [])]
-    roots = [u for u in users if u.supervisor_id is None or u.supervisor_id not in ids]
-    return [(u, build(u.id)) for u in sorted(roots, key=lambda u: (-u.tier, u.display_name))]

@@ -29,6 +29,8 @@ def _account_messages():
         "self": _("You cannot deactivate your own account."),
         "has_supervisees": _("This person still supervises active staff. Move them to another supervisor first."),
         "has_cases": _("This person still has open cases. Ask their supervisor to reassign them first."),
+        "has_open_items": _("Escalations, home visits or supervision actions still wait on this person. Ask their "
+                            "supervisor to hand their work over first."),
         "not_higher": _("A supervisor must be of a higher tier than the person they supervise."),
         "no_line": _("Teachers and administrators are not on the supervision line."),
         "inactive": _("That supervisor's account is deactivated."),
@@ -222,7 +224,15 @@ def school_edit(school_id):
 @login_required
 def line():
     require("admin.users")
-    return render("admin/line.html", tree=services.line_tree())
+    from flask import url_for
+
+    from ..supervision import line as supervision_line
+    from ..supervision.views import describe_warning
+    policy = supervision_line.current_policy()
+    # Counts only: an administrator sees how many cases each person holds, never which.
+    return render("admin/line.html", tree=supervision_line.tree(None, policy), policy=policy,
+                  describe=describe_warning,
+                  links=lambda u: [(_("Account"), url_for("admin.user_edit", user_id=u.id))])
 
 
 # -- student import ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ school's on-duty workers and everyone above them on the supervision line.
 """
 from datetime import timedelta
 
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale, gettext as _, ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
@@ -266,6 +266,36 @@ def describe_notification(n) -> str:
         from ..i18n import label
         return _("%(by)s sent referral %(ref)s without consent (%(basis)s)", by=n.params.get("by", ""),
                  ref=n.params.get("ref", ""), basis=label("exemption", n.params.get("basis")))
+    if n.kind == "session_recorded":
+        from ..i18n import label
+        return _("%(by)s recorded a supervision session with you (%(kind)s)", by=n.params.get("by", ""),
+                 kind=str(label("session_kind", n.params.get("kind"))).lower())
+    if n.kind == "action_assigned":
+        return _("%(by)s gave you an action from supervision, due %(due)s", by=n.params.get("by", ""),
+                 due=n.params.get("due", ""))
+    if n.kind == "handover_received":
+        return ngettext("%(num)d case of %(from)s was handed over to you by %(by)s",
+                        "%(num)d cases of %(from)s were handed over to you by %(by)s", int(n.params.get("n") or 0),
+                        **{"from": n.params.get("from", ""), "by": n.params.get("by", "")})
+    if n.kind == "handover_line":
+        return _("The work of %(from)s was handed over by %(by)s", by=n.params.get("by", ""),
+                 **{"from": n.params.get("from", "")})
+    if n.kind == "growth_plan_set":
+        return _("%(by)s set a growth plan with you", by=n.params.get("by", ""))
+    if n.kind == "growth_progress":
+        return _("%(by)s recorded progress on a growth plan", by=n.params.get("by", ""))
+    if n.kind == "growth_plan_reviewed":
+        return _("%(by)s reviewed your growth plan", by=n.params.get("by", ""))
+    if n.kind == "performance_shared":
+        return _("%(by)s shared a performance review with you", by=n.params.get("by", ""))
+    if n.kind == "performance_commented":
+        return _("%(by)s added comments to their performance review", by=n.params.get("by", ""))
+    if n.kind == "case_study_submitted":
+        return _("%(by)s asks you to approve a de-identified case study", by=n.params.get("by", ""))
+    if n.kind == "case_study_decided":
+        if n.params.get("status") == "approved":
+            return _("Your de-identified case study was approved by %(by)s", by=n.params.get("by", ""))
+        return _("Your de-identified case study was returned with comments by %(by)s", by=n.params.get("by", ""))
     if n.kind == "line_changed":
         return _("The supervision line changed: %(name)s (changed by %(by)s)",
                  name=n.params.get("name", ""), by=n.params.get("by", ""))

@@ -15,7 +15,7 @@ from ..alerts import services as alerts
 from ..cases import timeline
 from ..crypto import new_uid
 from ..extensions import db
-from ..models import Assessment, Case, CasePlan, Closure, Escalation, ReviewEntry, ServiceRecord, Student, User
+from ..models import Assessment, Case, CasePlan, CaseStudy, Closure, Escalation, ReviewEntry, ServiceRecord, Student, User
 from ..models.casework import ASSESSMENT_AREAS, CLOSURE_REASONS, GOALS_MET, RATINGS, SERVICE_KINDS
 from ..permissions import line_below
 from ..rules import RuleError, clean_text
@@ -413,7 +413,8 @@ def escalation_queue_statement(user, worker_id=None, school_id=None):
 def queue_counts(user) -> dict:
     below = line_below(user)
     if not below:
-        return {"plans": 0, "records": 0, "closures": 0, "escalations": 0, "crises": 0, "referrals": 0, "groups": 0}
+        return {"plans": 0, "records": 0, "closures": 0, "escalations": 0, "crises": 0, "referrals": 0, "groups": 0,
+                "studies": 0}
     from ..crisis.services import queue_count as crisis_count
     from ..groups.services import queue_count as group_count
     from ..referrals.services import queue_count as referral_count
@@ -423,7 +424,7 @@ def queue_counts(user) -> dict:
         Escalation.status == "open", Escalation.to_user_id.in_(set(below) | {user.id})))
     return {"plans": count(CasePlan), "records": count(ServiceRecord), "closures": count(Closure),
             "escalations": escalations, "crises": crisis_count(user), "referrals": referral_count(user),
-            "groups": group_count(user)}
+            "groups": group_count(user), "studies": count(CaseStudy)}
 
 
 def line_people(user):
@@ -502,7 +503,7 @@ def my_day(user, horizon_days=7):
                CasePlan.review_on <= today + timedelta(days=horizon_days))
         .options(joinedload(CasePlan.case).joinedload(Case.student)).order_by(CasePlan.review_on)).all()
     returned = {}
-    for model in (ServiceRecord, CasePlan, Closure):
+    for model in (ServiceRecord, CasePlan, Closure, CaseStudy):
         returned[model.__tablename__] = db.session.scalars(
             select(model).where(model.author_id == user.id, model.status == "returned")
             .options(joinedload(model.case).joinedload(Case.student)).order_by(model.submitted_at)).all()

@@ -10,7 +10,7 @@ from ..cases.views import load_case
 from ..crypto import preload_data_keys
 from ..formkit import place_error
 from ..extensions import db
-from ..models import Assessment, CasePlan, Closure, Escalation, School, ServiceRecord
+from ..models import Assessment, CasePlan, CaseStudy, Closure, Escalation, School, ServiceRecord
 from ..models.casework import ASSESSMENT_AREAS
 from ..permissions import can, require, school_ids
 from ..web import is_htmx, render, see_other, toast
@@ -335,8 +335,9 @@ def queue_item(kind, item, form, error, status=422):
     """A decision refused from the review queue (a missing comment, say): the item again, in
     place, with what the reviewer typed and the reason beside it."""
     from .. import clock
-    tab = {"record": "records", "plan": "plans", "closure": "closures", "escalation": "escalations"}[kind]
-    preload_data_keys({item.case.data_key_id})
+    tab = {"record": "records", "plan": "plans", "closure": "closures", "escalation": "escalations",
+           "study": "studies"}[kind]
+    preload_data_keys({item.case.data_key_id, getattr(item, "data_key_id", None)})
     resp = current_app.make_response((render_template(
         "casework/_queue_item.html", item=item, tab=tab, now=clock.now(), error=error,
         goals=lambda plan: services.plan_json(plan)[0], form=lambda _item: form), status))
@@ -541,8 +542,13 @@ def my_day():
     from ..groups import services as group_services
     from ..prevention import services as prevention_services
     from ..referrals import services as referral_services
+    from ..supervision import growth, performance, sessions as supervision
     ctx = services.my_day(current_user)
+    actions = supervision.my_actions(current_user)
+    preload_data_keys({a.session.data_key_id for a in actions} | {a.case.data_key_id for a in actions if a.case})
     return render("casework/my_day.html", **ctx, new_concerns=new_concern_count(current_user),
+                  actions=actions, growth_due=growth.reviews_due(current_user),
+                  reviews_waiting=performance.waiting_for_comments(current_user),
                   follow_ups=crisis_services.my_follow_ups(current_user),
                   open_crises=crisis_services.my_open_crises(current_user), blockers=crisis_services.blockers,
                   is_missed=crisis_services.is_missed, now=clock.now(), describe_cadence=protocol.describe_cadence,
@@ -561,7 +567,7 @@ def my_day():
 @login_required
 def review_queue():
     require("review.queue")
-    tabs = ("crises", "records", "groups", "plans", "closures", "escalations", "referrals")
+    tabs = ("crises", "records", "groups", "plans", "closures", "escalations", "referrals", "studies")
     counts = services.queue_counts(current_user)
     # Crises come first when there are any: they cannot wait behind paperwork.
     tab = request.args.get("tab") if request.args.get("tab") in tabs else ("crises" if counts["crises"] else "records")
@@ -584,11 +590,12 @@ def review_queue():
     elif tab == "escalations":
         stmt = services.escalation_queue_statement(current_user, worker_id, school_id)
     else:
-        model = {"records": ServiceRecord, "plans": CasePlan, "closures": Closure}[tab]
+        model = {"records": ServiceRecord, "plans": CasePlan, "closures": Closure, "studies": CaseStudy}[tab]
         stmt = services.queue_statement(current_user, model, worker_id, school_id)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"],
                        error_out=False)
-    preload_data_keys({(i.group if tab == "groups" else i.case).data_key_id for i in page.items})
+    preload_data_keys({(i.group if tab == "groups" else i.case).data_key_id for i in page.items}
+                      | {getattr(i, "data_key_id", None) for i in page.items})
     schools = db.session.scalars(select(School).where(School.id.in_(school_ids(current_user)))
                                  .order_by(School.name)).all()
     from .. import clock

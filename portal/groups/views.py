@@ -337,13 +337,13 @@ def session_new(group_id):
 
 def _session_page(group, s, status=200, review_form=None, revise_form=None, error=None):
     preload_data_keys({group.data_key_id} | {(a.case or a.student).data_key_id for a in s.attendance})
-    if revise_form is None and s.status == "returned" and can(current_user, "session.revise", s):
+    if revise_form is None and s.status == "returned" and can(current_user, "group_session.revise", s):
         revise_form = ReviseSessionForm(formdata=None, occurred_on=s.occurred_on, duration=s.duration_minutes,
                                         topic=s.topic, summary=s.summary, version=s.version_id)
         for a in s.attendance:
             revise_form.attendance.append_entry({"member_id": a.member_id, "status": a.status,
                                                  "observation": a.observation})
-    if review_form is None and s.status == "submitted" and can(current_user, "session.review", s):
+    if review_form is None and s.status == "submitted" and can(current_user, "group_session.review", s):
         review_form = ReviewForm(formdata=None, version=s.version_id)
     # The observations shown are case content: the read names the cases they belong to.
     audit.record("group_session.read", s, details={"cases": sorted({a.case_id for a in s.attendance if a.case_id})})
@@ -359,7 +359,7 @@ def _session_page(group, s, status=200, review_form=None, revise_form=None, erro
 def session(group_id, session_id):
     group = _load(group_id)
     s = _load_session(group, session_id)
-    require("session.view", s)
+    require("group_session.view", s)
     return _session_page(group, s)
 
 
@@ -368,7 +368,7 @@ def session(group_id, session_id):
 def session_review(group_id, session_id):
     group = _load(group_id)
     s = _load_session(group, session_id)
-    require("session.review", s)
+    require("group_session.review", s)
     return review_decision(
         "group_session", s, lambda: _load_session(group, session_id), services.review_session,
         {"accept": _("Session record accepted."), "return": _("Session record returned with your comments.")},
@@ -383,7 +383,7 @@ def session_review(group_id, session_id):
 def session_revise(group_id, session_id):
     group = _load(group_id)
     s = _load_session(group, session_id)
-    require("session.revise", s)
+    require("group_session.revise", s)
     form = ReviseSessionForm()
     error = None
     if form.validate_on_submit():

@@ -35,7 +35,19 @@ def index():
         return render("home/admin.html", counts=counts)
     if role == "teacher":
         return render("home/teacher.html")
+    from ..permissions import can
+    from ..reports import charts
+    from . import dashboards
     visible = visible_cases_clause(current_user)
+    ctx = {"caseload": dashboards.caseload(current_user), "line": None, "district": None, "charts": {}}
+    if current_user.is_supervisor:
+        ctx["line"] = dashboards.line(current_user)
+        ctx["charts"]["status_risk"] = charts.bar_chart(ctx["line"]["status_risk"], "chart-status-risk",
+                                                        columns=ctx["line"]["status_risk"].chart["columns"])
+    if can(current_user, "dashboard.district"):
+        ctx["district"] = dashboards.district(current_user)
+        ctx["charts"]["district"] = charts.bar_chart(ctx["district"]["table"], "chart-district",
+                                                     columns=["open"])
     by_status = dict(db.session.execute(
         select(Case.status, func.count()).where(visible, Case.status != "closed")
         .group_by(Case.status)).all())
@@ -55,4 +67,6 @@ def index():
         select(Crisis).join(Case, Case.id == Crisis.case_id).where(visible, Crisis.status != "closed")
         .options(joinedload(Crisis.case).joinedload(Case.student), joinedload(Crisis.alert))
         .order_by(Crisis.started_at.desc()).limit(10)).all()
-    return render("home/casework.html", by_status=by_status, by_risk=by_risk, mine=mine, high=high, crises=crises)
+    from ..reports.tables import TOTAL
+    return render("home/casework.html", by_status=by_status, by_risk=by_risk, mine=mine, high=high, crises=crises,
+                  TOTAL=TOTAL, **ctx)

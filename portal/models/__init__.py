@@ -14,6 +14,8 @@ from .notes import AccessGrant, Attachment, Note, NoteVersion
 from .people import LoginSession, RecoveryCode, School, User, user_schools
 from .privacy import Erasure, LegalHold, RecordRequest
 from .students import Guardian, Student
+from .supervision import (ActionItem, CaseStudy, GrowthGoal, GrowthPlan, GrowthProgress, LinePolicy,
+                          PerformanceReview, SessionCase, SupervisionSession, session_attendees)
 
 __all__ = [
     "Alert", "AlertRecipient", "Concern", "Crisis", "CrisisStep", "FollowUp", "RiskScreen", "SafetyPlan",
@@ -23,4 +25,6 @@ __all__ = [
     "Agency", "Consent", "Disclosure", "Referral", "ReferralEvent", "Notification", "Assessment", "CasePlan", "Closure", "Escalation", "ReviewEntry", "ServiceRecord",
     "AccessGrant", "Attachment", "AuditEvent", "AuditHead", "Case", "CaseMember", "DataKey", "Guardian", "LoginSession", "Note", "NoteVersion",
     "School", "Student", "RecoveryCode", "Erasure", "LegalHold", "RecordRequest", "TimelineEntry", "User", "user_schools",
+    "ActionItem", "CaseStudy", "GrowthGoal", "GrowthPlan", "GrowthProgress", "LinePolicy", "PerformanceReview",
+    "SessionCase", "SupervisionSession", "session_attendees",
 ]

@@ -67,3 +67,16 @@ def test_deactivated_user_can_do_nothing(ctx, world):
 def test_supervision_line_only_runs_upward(role, sup_role, problem):
     sup = User(role=sup_role, active=True)
     assert validate_supervisor(role, sup) == problem
+
+
+def test_no_rule_is_defined_twice():
+    """A dict literal keeps the last of two equal keys silently: two features naming an action
+    alike would lose one rule without a word."""
+    import ast
+    from pathlib import Path
+    import portal.permissions as perms
+    tree = ast.parse(Path(perms.__file__).read_text(encoding="utf-8"))
+    rules = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                 and any(getattr(t, "id", None) == "RULES" for t in n.targets))
+    keys = [k.value for k in rules.keys]
+    assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})

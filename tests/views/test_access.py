@@ -194,6 +194,56 @@ TABLE = {
                          expect(allow=LINE_ABOVE_A)),
     "records.machine_readable": ("GET", lambda w: f"/record-requests/{w.record_request_id}/record.json",
                                  expect(allow=LINE_ABOVE_A)),
+    # Supervision. The line: supervisors see their own; the top tiers (supervisor, mentor) move
+    # people of their line; anyone above a person hands their work over; the policy is kept by
+    # administrators and the top tiers. Sessions (held by the assistant with the worker): the
+    # supervisor who held it, its attendees and the line above. The worker's growth plan and
+    # performance review (draft) are set by the assistant; a shared review is the worker's to answer.
+    "supervision.index": ("GET", lambda w: "/supervision/", expect(allow=CASEWORK)),
+    "supervision.line_page": ("GET", lambda w: "/supervision/line", expect(allow=LINE_ABOVE_A)),
+    "supervision.policy": ("GET", lambda w: "/supervision/policy", expect(allow=("supervisor", "mentor", "admin"))),
+    "supervision.move": ("GET", lambda w: f"/supervision/line/{w.peer.id}/move", expect(allow=("supervisor", "mentor"))),
+    "supervision.handover": ("GET", lambda w: f"/supervision/line/{w.peer.id}/handover", expect(allow=LINE_ABOVE_A)),
+    "supervision.sessions_list": ("GET", lambda w: "/supervision/sessions", expect(allow=CASEWORK)),
+    "supervision.session_new": ("GET", lambda w: "/supervision/sessions/new", expect(allow=LINE_ABOVE_A)),
+    "supervision.session": ("GET", lambda w: f"/supervision/sessions/{w.session_id}", expect(allow=TEAM_A)),
+    "supervision.session_edit": ("GET", lambda w: f"/supervision/sessions/{w.session_id}/edit",
+                                 expect(allow=("assistant",))),
+    "supervision.session_case": ("POST", lambda w: f"/supervision/sessions/{w.session_id}/cases",
+                                 expect(allow=("assistant",))),
+    "supervision.session_action": ("POST", lambda w: f"/supervision/sessions/{w.session_id}/actions",
+                                   expect(allow=("assistant",))),
+    "supervision.action_done": ("POST", lambda w: f"/supervision/actions/{w.action_id}/done", expect(allow=TEAM_A)),
+    "supervision.growth_plans": ("GET", lambda w: "/supervision/growth", expect(allow=CASEWORK)),
+    "supervision.growth_new": ("GET", lambda w: "/supervision/growth/new", expect(allow=LINE_ABOVE_A)),
+    "supervision.growth_plan": ("GET", lambda w: f"/supervision/growth/{w.growth_id}", expect(allow=TEAM_A)),
+    "supervision.growth_progress": ("POST", lambda w: f"/supervision/growth/{w.growth_id}/progress",
+                                    expect(allow=TEAM_A)),
+    "supervision.growth_goal": ("POST", lambda w: f"/supervision/growth/goals/{w.goal_id}/status",
+                                expect(allow=LINE_ABOVE_A)),
+    "supervision.growth_review": ("POST", lambda w: f"/supervision/growth/{w.growth_id}/review",
+                                  expect(allow=LINE_ABOVE_A)),
+    "supervision.reviews": ("GET", lambda w: "/supervision/reviews", expect(allow=CASEWORK)),
+    "supervision.review_new": ("GET", lambda w: "/supervision/reviews/new", expect(allow=LINE_ABOVE_A)),
+    "supervision.review": ("GET", lambda w: f"/supervision/reviews/{w.review_id}", expect(allow=LINE_ABOVE_A)),
+    "supervision.review_assessment": ("POST", lambda w: f"/supervision/reviews/{w.review_id}/assessment",
+                                      expect(allow=("assistant",))),
+    "supervision.review_comments": ("POST", lambda w: f"/supervision/reviews/{w.shared_review_id}/comments",
+                                    expect(allow=("worker",))),
+    # De-identified case studies: the case team drafts; a draft is its author's and the author's line's;
+    # someone above the author approves; approved studies are read and downloaded by every case worker.
+    "casestudies.library": ("GET", lambda w: "/case-studies", expect(allow=CASEWORK)),
+    "casestudies.new": ("GET", lambda w: f"/cases/{w.case_a.id}/case-studies/new", expect(allow=TEAM_A)),
+    "casestudies.show": ("GET", lambda w: f"/case-studies/{w.study_id}", expect(allow=TEAM_A)),
+    "casestudies.edit": ("POST", lambda w: f"/case-studies/{w.draft_study_id}/edit", expect(allow=("worker",))),
+    "casestudies.submit": ("POST", lambda w: f"/case-studies/{w.draft_study_id}/submit", expect(allow=("worker",))),
+    "casestudies.decide": ("POST", lambda w: f"/case-studies/{w.study_id}/decide", expect(allow=LINE_ABOVE_A)),
+    "casestudies.download": ("GET", lambda w: f"/case-studies/{w.approved_study_id}/download",
+                             expect(allow=CASEWORK)),
+    # Reports: every case worker, scoped to what they may see; never teachers or administrators.
+    "reports.index": ("GET", lambda w: "/reports/", expect(allow=CASEWORK)),
+    "reports.show": ("GET", lambda w: "/reports/concerns", expect(allow=CASEWORK)),
+    "reports.export": ("GET", lambda w: "/reports/crises/export.csv", expect(allow=CASEWORK)),
     "admin.users": ("GET", lambda w: "/admin/users", expect(allow=("admin",))),
     "admin.user_new": ("GET", lambda w: "/admin/users/new", expect(allow=("admin",))),
     "admin.user_edit": ("GET", lambda w: f"/admin/users/{w.worker.id}", expect(allow=("admin",))),
@@ -211,7 +261,9 @@ POST_TOO = {"casework.assessment_new", "cases.open_case", "admin.user_new", "adm
             "casework.record_new", "casework.plan_new", "crisis.start", "crisis.screen", "crisis.safety_plan",
             "family.guardian_new", "family.guardian", "family.visit_new", "referrals.referral_new",
             "referrals.agency_new", "groups.new", "groups.edit", "groups.session_new", "prevention.new",
-            "prevention.edit", "auth.login_code", "auth.mfa_setup", "records.new"}
+            "prevention.edit", "auth.login_code", "auth.mfa_setup", "records.new", "supervision.policy",
+            "supervision.move", "supervision.session_new", "supervision.session_edit", "supervision.growth_new",
+            "supervision.review_new", "casestudies.new"}
 
 
 @pytest.fixture
@@ -318,6 +370,32 @@ def full_world(app, world):
             world.record_request_id = records.produce(
                 db.session.get(User, world.assistant.id), student, requester_kind="guardian", requester="Li Mei",
                 received_on=clock.now().date()).id
+            from portal.supervision import growth, performance, sessions
+            assistant = db.session.get(User, world.assistant.id)
+            s = sessions.record_session(assistant, kind="individual", held_on=local_today(), duration=45,
+                                        attendee_ids=[worker.id], topics="Caseload and the new term")
+            world.session_id = s.id
+            world.action_id = sessions.add_action(assistant, s, owner=worker, due_on=local_today(),
+                                                  text="Update the plan").id
+            plan = growth.set_plan(assistant, worker, focus="Family work", starts_on=local_today(),
+                                   review_on=local_today() + timedelta(days=90),
+                                   goals=[{"goal": "Lead a parent session", "measure": "Held and recorded"}])
+            world.growth_id, world.goal_id = plan.id, plan.goals[0].id
+            world.review_id = performance.start_review(assistant, worker, local_today() - timedelta(days=30),
+                                                       local_today()).id
+            shared = performance.start_review(assistant, worker, local_today() - timedelta(days=60),
+                                              local_today() - timedelta(days=31))
+            performance.save_assessment(assistant, shared, "Steady work", share_now=True)
+            world.shared_review_id = shared.id
+            from portal.casestudies import services as studies
+            study = studies.create(worker, case, title="", sections=list(studies.SECTIONS))
+            studies.submit(worker, study)
+            world.study_id = study.id
+            world.draft_study_id = studies.create(worker, case, title="", sections=["plan"]).id
+            approved = studies.create(worker, case, title="", sections=["records"])
+            studies.submit(worker, approved)
+            studies.decide(assistant, approved, "approve", "")
+            world.approved_study_id = approved.id
             from portal.cases import services as case_services
             case_b = db.session.get(Case, world.case_b.id)
             case_services.close_case(db.session.get(User, world.worker_b.id), case_b)
