@@ -259,3 +259,24 @@ def test_teachers_and_administrators_see_no_activity(world, login):
         assert c.get("/activities/figures.csv").status_code == 403
         assert "/activities" not in c.get("/home").get_data(as_text=True)
         assert "/groups" not in c.get("/home").get_data(as_text=True)
+
+
+def test_the_figures_are_a_report_with_the_small_number_rule(app, term_data, login):
+    """The reports registry carries the prevention figures: the same numbers as the calendar, and
+    group work (which counts children) follows the small-number rule."""
+    import csv as _csv
+    c = login(term_data.supervisor)
+    assert "Prevention activities and group work" in c.get("/reports/").get_data(as_text=True)
+    page = c.get("/reports/prevention?start=2026-09-01&end=2026-11-30")
+    assert page.status_code == 200 and "<svg" in page.get_data(as_text=True)
+    rows = list(_csv.reader(io.StringIO(c.get("/reports/prevention/export.csv?start=2026-09-01&end=2026-11-30")
+                                         .data.decode("utf-8-sig"))))
+
+    def row(caption, name):
+        start = next(i for i, r in enumerate(rows) if r == [caption])
+        return next(r for r in rows[start + 2:] if r and r[0] == name)
+    assert row("Activities held, by topic", "Anti-bullying")[1:] == ["2", "1", "3"]
+    assert row("People reached, by topic", "Anti-bullying")[1:] == ["328", "120", "448"]
+    eastlake = row("Group work", "Eastlake Primary")
+    assert eastlake[3] == "<5", "three students in groups at one school are not shown as a number"
+    assert login(term_data.teacher).get("/reports/prevention").status_code == 403
