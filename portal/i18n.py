@@ -138,6 +138,8 @@ LABELS = {
         "family_contact_summaries": _l("What was said in contacts with the family (other people's words)"),
         "concern_accounts": _l("Reporters' accounts of concerns, and who reported them"),
         "crisis_protective_steps": _l("Protective steps of crises (they could put the student at risk)"),
+        "protective_disclosures": _l("Shares made without consent (mandated reports, emergencies) or from cases "
+                                     "not included"),
     },
     # The fields of structured case records, as the record export shows them.
     "record_field": {

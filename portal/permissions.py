@@ -296,7 +296,9 @@ RULES = {
     # supervisor of the student's school (with the cases of their own line only).
     "case.legal_hold": lambda u, o: u.role in SUPERVISOR_ROLES and o.worker_id in line_below(u),
     "student.export": lambda u, o: u.role in SUPERVISOR_ROLES and o.school_id in school_ids(u),
-    "record_request.view": lambda u, o: u.role in SUPERVISOR_ROLES and o.student.school_id in school_ids(u),
+    # An export holds the cases of its producer's line: it is read by the producer and those above.
+    "record_request.view": lambda u, o: u.role in SUPERVISOR_ROLES and o.student.school_id in school_ids(u)
+    and (o.produced_by_id == u.id or o.produced_by_id in line_below(u)),
     # Supervision. The line: supervisors see theirs; the top tiers (and administrators) move people
     # and keep the policy; a supervisor above someone hands their open cases over in one step.
     "line.view": lambda u, o: u.role in SUPERVISOR_ROLES,

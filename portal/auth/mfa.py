@@ -6,6 +6,7 @@ two requests carrying the same code cannot both sign in (the same for a recovery
 Time comes from portal.clock, so tests move it.
 """
 import calendar
+import hashlib
 import hmac
 import secrets
 
@@ -35,16 +36,23 @@ def _step(moment) -> int:
 
 # -- enrolment -------------------------------------------------------------------------------------
 
-def pending_secret(user) -> str:
-    """The secret being enrolled, created on first use and kept until confirmed (a reload shows
-    the same QR code, so an app that already scanned it still works)."""
+def _mark(secret) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:24]
+
+
+def pending_secret(user, store) -> str:
+    """The secret being enrolled, kept until confirmed so a reload shows the same QR code, but
+    only in the browser session that made it (`store`: the Flask session holds its mark). Any
+    other session opening the set-up gets a new secret: a key someone read earlier with a stolen
+    password is worthless once the real user enrols."""
     if user.mfa_enabled:
         raise AccountError(None, "already_enabled")
     secret = user.mfa_secret
-    if not secret:
+    if not secret or store.get("mfa_enrolling") != _mark(secret):
         secret = pyotp.random_base32()
         user.mfa_secret = secret
         user.mfa_last_step = None
+        store["mfa_enrolling"] = _mark(secret)
     return secret
 
 
@@ -57,15 +65,17 @@ def qr_data_uri(uri: str) -> str:
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2, dark="#111", light="#fff")
 
 
-def confirm_enrolment(user, code) -> list[str]:
+def confirm_enrolment(user, code, store) -> list[str]:
     """Turn two-factor sign-in on once the app shows a right code; returns the recovery codes
-    (shown once). Other sessions of the user, signed in without the factor, end."""
-    if user.mfa_enabled or not user.mfa_secret:
+    (shown once). Only the session that was shown the secret confirms it. Other sessions of the
+    user, signed in without the factor, end."""
+    if user.mfa_enabled or not user.mfa_secret or store.get("mfa_enrolling") != _mark(user.mfa_secret):
         raise AccountError("code", "not_pending")
     if not _accept_totp(user, code):
         audit.record("auth.mfa_code_failed", user, actor=user, details={"during": "enrolment"})
         raise AccountError("code", "wrong_code")
     user.mfa_enabled_at = clock.now()
+    store.pop("mfa_enrolling", None)
     codes = _new_recovery_codes(user)
     from flask import session
     end_other_sessions(user, keep_sid=session.get("sid"), reason="mfa_enabled")

@@ -199,12 +199,12 @@ def mfa_setup():
     require("account.self")
     if current_user.mfa_enabled:
         return see_other("auth.security")
-    secret = mfa.pending_secret(current_user)
+    secret = mfa.pending_secret(current_user, session)
     db.session.commit()  # the same secret on a reload, so an app that scanned it keeps working
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            codes = mfa.confirm_enrolment(current_user, form.code.data)
+            codes = mfa.confirm_enrolment(current_user, form.code.data, session)
         except AccountError as exc:
             form.code.errors.append(_MESSAGES[exc.message]())
             db.session.commit()  # keep the audit of the failed code

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import gettext as _
+from pypinyin import lazy_pinyin
 from sqlalchemy import select
 
 from ..extensions import db
@@ -155,11 +156,24 @@ class Identifiers:
             self._literal(f"{given} {family}", kind)
             self._literal(f"{family} {given}", kind)
 
+    def _romanised(self, family, given, kind):
+        """A Chinese name as pinyin too (Wang Xiaoming, Xiaoming Wang, Xiao Ming, Xiaoming): staff
+        write it that way in English notes, letters and e-mail addresses."""
+        fam, giv = "".join(lazy_pinyin(family)), lazy_pinyin(given)
+        if not fam or not giv:
+            return
+        joined, spaced = "".join(giv), " ".join(giv)
+        for form in {f"{fam} {joined}", f"{joined} {fam}", f"{fam}{joined}", f"{fam} {spaced}", f"{spaced} {fam}",
+                     spaced, joined}:
+            if len(form) >= 4:  # a lone syllable ("Ming") is too common a word to replace everywhere
+                self._literal(form, kind, words=True)
+
     def _person(self, family, given, kind, family_kind):
         """A person's names, alone and in the forms speech uses."""
         family, given = (family or "").strip(), (given or "").strip()
         self._full_names(family, given, kind)
         if _CJK.search(family + given):
+            self._romanised(family, given, kind)
             if len(given) >= 2:
                 self._literal(given, kind)
             else:  # a one-character given name in its familiar forms (小明, 明明), or standing alone
@@ -184,6 +198,7 @@ class Identifiers:
         if _CJK.search(name) and len(name) >= 2:
             family, given = name[0], name[1:]
             self._literal(name, kind)
+            self._romanised(family, given, kind)
             if len(given) >= 2:
                 self._literal(given, kind)
             for s in FAMILY_SUFFIXES:

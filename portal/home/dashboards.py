@@ -151,7 +151,7 @@ def district(user):
                           .group_by(Concern.school_id))
     referrals = per_school(select(Case.school_id, func.count()).select_from(Referral)
                            .join(Case, Case.id == Referral.case_id)
-                           .where(visible, Referral.status.not_in(("draft", "closed"))).group_by(Case.school_id))
+                           .where(visible, Referral.status.not_in(("draft", "closed", "withdrawn"))).group_by(Case.school_id))
     table = Table("district", _l("Schools"), _l("School"), [
         ("open", _l("Open cases"), "count"), ("high", _l("High risk"), "count"),
         ("crises", _l("Crises this term"), "count"), ("concerns", _l("Concerns this term"), "count"),

@@ -30,7 +30,7 @@ def prevention(scope):
         reached.add(t["topic"], name, {f"s{s.id}": t["cells"][s.id]["reached"] for s in f["schools"]})
     groups = Table("groups", _l("Group work"), _l("School"),
                    [("groups", _l("Groups that met"), "count"), ("sessions", _l("Sessions held"), "count"),
-                    ("students", _l("Students who took part"), "count")], school_level=True)
+                    ("students", _l("Students who took part"), "count")], school_level=True, columns_add_up=True)
     for s in f["schools"]:
         groups.add(f"s{s.id}", s.name, f["groups"][s.id])
     return [held, reached, groups]

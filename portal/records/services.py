@@ -156,8 +156,16 @@ def build(actor, student) -> dict:
                                   .order_by(Concern.created_at)).all()
     visible_concerns = [c for c in concerns if c.case_id is None or c.case_id in ids]
     withheld.add("concern_accounts", len(visible_concerns))
-    disclosures = db.session.scalars(select(Disclosure).where(Disclosure.student_id == student.id)
-                                     .order_by(Disclosure.at)).all()
+    # The disclosure log goes out for the cases that do, never a mandated report or an emergency
+    # share: telling a family that the school reported them could put the child at risk.
+    from ..models.referrals import EXEMPTIONS
+    disclosures = []
+    for d in db.session.scalars(select(Disclosure).where(Disclosure.student_id == student.id)
+                                .order_by(Disclosure.at)):
+        if d.basis in EXEMPTIONS or (d.case_id is not None and d.case_id not in ids):
+            withheld.add("protective_disclosures", 1)
+        else:
+            disclosures.append(d)
     return {
         "format": FORMAT,
         "student": {"name": student.name, "family_name": student.family_name, "given_name": student.given_name,
@@ -206,8 +214,10 @@ def produce(actor, student, *, requester_kind, requester, received_on):
     content["reference"] = req.reference
     req.content = json.dumps(content, ensure_ascii=False)
     # Handing the record over is a disclosure: it goes on the student's log.
-    db.session.add(Disclosure(student_id=student.id, recipient=requester[:200], items=["student_record"],
-                              basis="record_request", by=actor, at=req.produced_at))
+    # (The log names the kind of requester and the request's reference; the requester's name is
+    # kept encrypted on the request itself.)
+    db.session.add(Disclosure(student_id=student.id, recipient=requester_kind,
+                              items=["student_record"], basis="record_request", by=actor, at=req.produced_at))
     audit.record("student.record_exported", student, actor=actor,
                  details={"request": req.id, "ref": req.reference, "requester_kind": requester_kind, **req.counts})
     _tell_workers(actor, student, req)

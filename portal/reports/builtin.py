@@ -87,11 +87,12 @@ def concern_response(scope):
     counts_of = {"median": "handled", "within_day": "handled"}
     by_urgency = Table("by_urgency", _l("By urgency"), _l("Urgency"), _response_columns(),
                        school_level=scope.school_level(schools), col_totals=False, count_of=counts_of,
+                       relations=[(["handled", "waiting"], "concerns")],
                        chart={"type": "bars", "columns": ["median"], "unit": " h"})
     for u in URGENCIES:
         by_urgency.add(u, label("urgency", u), _response_values([r for r in rows if r.urgency == u]))
     by_school = Table("by_school", _l("By school"), _l("School"), _response_columns(), school_level=True,
-                      count_of=counts_of)
+                      count_of=counts_of, columns_add_up=True, relations=[(["handled", "waiting"], "concerns")])
     for s in sorted(schools, key=scope.school_name):
         by_school.add(f"s{s}", scope.school_name(s), _response_values([r for r in rows if r.school_id == s]))
     return [by_urgency, by_school]
@@ -205,7 +206,7 @@ def case_outcomes(scope):
                           {c: per[reason].get(c, 0) for c, *_ in cols})
     by_school = Table("by_school", _l("By school"), _l("School"),
                       [("closed", _l("Closed"), "count"), ("days", _l("Median days from opening to closing"), "days")],
-                      school_level=True, count_of={"days": "closed"})
+                      school_level=True, count_of={"days": "closed"}, columns_add_up=True)
     for s in sorted(schools, key=scope.school_name):
         mine = [r for r in rows if r.school_id == s]
         by_school.add(f"s{s}", scope.school_name(s), {"closed": len(mine), "days": median(

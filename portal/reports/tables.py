@@ -36,6 +36,10 @@ class Table:
     count_of: dict = field(default_factory=dict)  # a median/share column -> the count column of its cases
     chart: dict | None = None           # {"type": "bars"|"stacked", "columns": [...], "unit": "..."}
     note: str = ""
+    # Sums a reader can do without a total printed here: rows that are schools add up to a figure
+    # another table prints (the district's), and columns such as handled + still waiting = all.
+    columns_add_up: bool = False
+    relations: list = field(default_factory=list)  # [([part columns], whole column)], per row
     rows: list = field(default_factory=list)      # [(key, label)]
     data: dict = field(default_factory=dict)      # (row, col) -> number or None
     cells: dict = field(default_factory=dict)     # (row, col) -> Cell, after finish()
@@ -118,6 +122,12 @@ class Table:
         if self.col_totals:
             for c in counts + ([TOTAL] if self.row_totals else []):
                 out.append(([(r, c) for r in rows], (TOTAL, c)))
+        elif self.columns_add_up:
+            for c in counts:
+                out.append(([(r, c) for r in rows], None))
+        for parts, whole in self.relations:
+            for r in rows + ([TOTAL] if self.col_totals else []):
+                out.append(([(r, c) for c in parts] + [(r, whole)], None))
         if not out and len(counts) == 1 and not self.row_totals:  # a list of counts with no total shown
             return []
         return out

@@ -238,6 +238,12 @@ def erase_case(case, due: Due) -> tuple[int, list[str]]:
     for model in (AccessGrant, CaseMember, TimelineEntry, LegalHold):
         rows += _count(delete(model).where(model.case_id == cid))
     rows += _count(delete(Concern).where(Concern.case_id == cid))
+    # A group keeps its attendance (the group's own record); the observation about this student,
+    # written under the case's key, goes with the case. (Supervision discussions, actions and case
+    # studies of the case go by the database's ON DELETE CASCADE.)
+    from ..models import GroupAttendance
+    db.session.execute(update(GroupAttendance).where(GroupAttendance.case_id == cid)
+                       .values(case_id=None, observation_ct=None))
     rows += _forget_links([f"/cases/{cid}"] + [f"/crisis/{i}" for i in crisis_ids]
                           + [f"/referrals/{i}" for i in referral_ids] + [f"/visits/{i}" for i in visit_ids]
                           + [f"/concerns/{i}" for i in concern_ids] + [f"/consents/{i}" for i in consent_ids])
@@ -272,6 +278,9 @@ def erase_student(student, due: Due) -> int:
     rows += _count(delete(Disclosure).where(Disclosure.student_id == sid))
     rows += _count(delete(RecordRequest).where(RecordRequest.student_id == sid))
     rows += _count(delete(FamilyContact).where(FamilyContact.student_id == sid))
+    from ..models import GroupAttendance, GroupMember  # the student's place in groups, observations too
+    rows += _count(delete(GroupAttendance).where(GroupAttendance.student_id == sid))
+    rows += _count(delete(GroupMember).where(GroupMember.student_id == sid))
     rows += _forget_links([f"/students/{sid}"])
     db.session.expunge(student)
     rows += _count(delete(Student).where(Student.id == sid))

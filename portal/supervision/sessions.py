@@ -194,10 +194,13 @@ def sessions_statement(user, person_id=None):
 
 
 def my_actions(user, horizon_days=7):
-    """Open actions the user owns, due within the horizon or overdue (for My day)."""
+    """Open actions the user owns, due within the horizon or overdue (for My day). An action on a
+    case shows only while the owner may read that case: its text is the case's."""
+    from ..permissions import visible_cases_clause
     return db.session.scalars(select(ActionItem).where(
         ActionItem.owner_id == user.id, ActionItem.status == "open",
-        ActionItem.due_on <= local_today() + timedelta(days=horizon_days))
+        ActionItem.due_on <= local_today() + timedelta(days=horizon_days),
+        or_(ActionItem.case_id.is_(None), ActionItem.case.has(visible_cases_clause(user))))
         .options(joinedload(ActionItem.session).joinedload(SupervisionSession.supervisor),
                  joinedload(ActionItem.case).joinedload(Case.student))
         .order_by(ActionItem.due_on, ActionItem.id)).all()

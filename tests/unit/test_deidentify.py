@@ -227,3 +227,20 @@ def test_dates_become_days_from_the_opening(app, world):
         assert ids.scrub(text) == "Met on [day 12], [day 12] and [day 12]."
         assert ids.day(opened - timedelta(days=3)) == "day -3"
         clock.freeze(None)
+
+
+def test_a_chinese_name_written_in_pinyin_is_replaced_and_caught(app, world):
+    """王小明 written as "Xiaoming Wang" or "Wang Xiao Ming" in an English note. (Security review.)"""
+    from portal.casestudies import services
+    from portal.casework import services as work
+    from portal.models import Case, User
+    text = "Xiaoming Wang said his dad hits him; Wang Xiao Ming and xiaoming are the same boy"
+    with app.app_context(), app.test_request_context():
+        case = db.session.get(Case, world.case_a.id)
+        work.add_service_record(db.session.get(User, world.worker.id), case, occurred_on=clock.now().date(),
+                                duration=30, kind="individual", participants="", summary=text, progress="")
+        study = services.create(db.session.get(User, world.worker.id), case, title="t", sections=["records"])
+        assert "xiaoming" not in study.body.lower() and "xiao ming" not in study.body.lower()
+        study.body = study.body + " Later Xiaoming Wang came back."
+        assert services.leaks(study), "put back by hand, the check refuses it"
+        db.session.rollback()

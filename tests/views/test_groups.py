@@ -440,3 +440,32 @@ def test_case_page_query_count_does_not_grow_with_sessions(app, grouped, login, 
     with count_queries() as many:
         assert c.get(f"/cases/{w.case_a.id}").status_code == 200
     assert len(many) == len(few), (len(few), len(many))
+
+
+def test_retention_erases_a_student_who_was_in_a_group_and_a_case_leaves_its_observation(app, grouped, raw_scan):
+    """Erasure must not stop at a group: the student's place and observations go, the group stays.
+    (Security review.)"""
+    from datetime import timedelta as _td
+
+    from portal import clock
+    from portal.i18n import local_today
+    from portal.models import Case, GroupAttendance, Student
+    w = grouped
+    with app.app_context(), app.test_request_context():
+        for sid in (w.student_a2.id, w.student_a.id):
+            st = db.session.get(Student, sid)
+            st.left_on, st.active = local_today(), False
+        db.session.get(Case, w.case_a.id).status = "closed"
+        db.session.get(Case, w.case_a.id).closed_at = clock.now()
+        db.session.commit()
+    clock.freeze(clock.now().replace(year=clock.now().year + 7) + _td(days=2))
+    try:
+        result = app.test_cli_runner().invoke(args=["retention", "run", "--apply"])
+    finally:
+        clock.freeze(None)
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.get(Student, w.student_a2.id) is None
+        left = db.session.scalars(select(GroupAttendance).where(GroupAttendance.session_id == w.session_id)).all()
+        assert {a.student_id for a in left} >= {w.student_c.id} and w.student_a2.id not in {a.student_id for a in left}
+    assert raw_scan(OBS["a2"]) == set() and raw_scan(OBS["a"]) == set()

@@ -349,3 +349,32 @@ def test_the_security_page_does_not_grow_in_queries(app, world, login, count_que
     for _ in range(10):
         login(world.worker)
     assert queries() == few
+
+
+def test_a_key_read_by_an_earlier_session_is_worthless_once_the_user_enrols(make_app, world):
+    """Someone holding only the password reads the set-up key before the user enrols; the user's
+    own session is shown a new key, and the old one never passes the code step. (Security review.)"""
+    import re as _re
+    from datetime import datetime as _dt
+    from tests.conftest import sign_in
+
+    def secret_of(page):
+        return _re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
+    app = make_app(REQUIRE_MFA=True)
+    noon = _dt(2026, 12, 1, 12, 0, 10)
+    clock.freeze(noon)
+    try:
+        attacker = sign_in(app, world.worker)
+        stolen = secret_of(attacker.get("/account/two-factor").get_data(as_text=True))
+        clock.freeze(noon + timedelta(minutes=2))  # both sessions alive
+        victim = sign_in(app, world.worker)
+        shown = secret_of(victim.get("/account/two-factor").get_data(as_text=True))
+        assert shown != stolen
+        assert secret_of(victim.get("/account/two-factor").get_data(as_text=True)) == shown, "a reload keeps it"
+        assert victim.post_form("/account/two-factor", {"code": pyotp.TOTP(shown).at(clock.now())}).status_code == 200
+        clock.freeze(noon + timedelta(days=3))
+        fresh = app.test_client()
+        assert _password_step(fresh, "worker").headers["Location"].endswith("/login/code")
+        assert _code_step(fresh, pyotp.TOTP(stolen).at(clock.now())).status_code == 422
+    finally:
+        clock.freeze(None)

@@ -4,6 +4,7 @@ back (counted) or marked for review."""
 import json
 import re
 
+import pytest
 from sqlalchemy import select
 
 from portal import clock
@@ -70,7 +71,7 @@ def test_a_supervisor_produces_the_record_audited_and_logged(app, world, login):
         assert ev.actor_id == world.assistant.id and ev.object_id == str(world.student_a.id)
         assert ev.details["ref"] == req.reference and "Li Mei" not in json.dumps(ev.details)
         log = db.session.scalars(select(Disclosure).where(Disclosure.basis == "record_request")).one()
-        assert log.student_id == world.student_a.id and log.recipient == "Li Mei" and log.items == ["student_record"]
+        assert log.student_id == world.student_a.id and log.recipient == "guardian" and log.items == ["student_record"]
         assert db.session.scalar(select(Notification).where(Notification.user_id == world.worker.id,
                                                             Notification.kind == "record_request"))
         # The export is stored encrypted: the raw row holds no note text.
@@ -137,3 +138,49 @@ def test_a_request_needs_who_asks_and_when(app, world, login):
     assert future.status_code == 422 and "in the future" in future.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(RecordRequest.id)) is None
+
+
+# -- security review ---------------------------------------------------------------------------------------
+
+def test_an_export_is_read_by_its_producer_and_the_line_above_only(app, world, make, login):
+    other = make.user("practice_supervisor", (world.a,), world.supervisor, username="other_line")
+    _populate(app, world)
+    location = _produce(login(world.assistant), world).headers["Location"]
+    c = login(other)
+    assert c.get(f"/cases/{world.case_a.id}").status_code == 403
+    for path in ("", "/document", "/record.json"):
+        assert c.get(location + path).status_code == 403, path
+    assert login(world.practice).get(location + "/record.json").status_code == 200, "the producer's line above"
+
+
+def _mandated_report(app, w):
+    from portal.referrals import services as referrals
+    with app.app_context(), app.test_request_context():
+        case = db.session.get(Case, w.case_a.id)
+        worker = db.session.get(User, w.worker.id)
+        agency = referrals.save_agency(db.session.get(User, w.supervisor.id), name="Eastlake Police Child Unit",
+                                       type="child_protection")
+        ref = referrals.create_referral(worker, case, agency=agency, urgency="urgent", items=["identity", "reason"],
+                                        reason="Father hits her")
+        referrals.send(worker, ref, exemption="mandated_report", exemption_reason="Suspected abuse by father")
+        db.session.commit()
+
+
+@pytest.mark.parametrize("producer", ["assistant", "other_line"])
+def test_an_export_never_tells_the_family_of_a_mandated_report(app, world, make, login, producer):
+    _mandated_report(app, world)
+    make.user("practice_supervisor", (world.a,), world.supervisor, username="other_line")
+    with app.app_context():
+        person = db.session.query(User).filter_by(username=producer).one()
+    c = login(person)
+    record = c.get(_produce(c, world, requester="Wang Gang (father)").headers["Location"] + "/record.json").json
+    dumped = json.dumps(record["disclosures"], ensure_ascii=False)
+    assert "mandated_report" not in dumped and "Police" not in dumped
+    assert {"what": "protective_disclosures", "count": 1} in record["withheld"]
+
+
+def test_the_requesters_name_stays_encrypted(app, world, login, raw_scan):
+    _produce(login(world.assistant), world, requester="PROBE-REQ Wang Gang")
+    assert raw_scan("PROBE-REQ") == set()
+    page = login(world.assistant).get(f"/students/{world.student_a.id}").get_data(as_text=True)
+    assert "A parent or guardian" in page, "the disclosure log names the kind of requester"

@@ -190,3 +190,31 @@ def test_sessions_list_query_count_does_not_grow(app, world, make, login, count_
     with count_queries() as large_day:
         login(world.worker).get("/my-day")
     assert len(large_day) == len(small_day)
+
+
+def test_my_day_drops_a_case_action_once_its_owner_leaves_the_case(app, world, login):
+    """The action's text is the case's: it leaves My day with the case. (Security review.)"""
+    from datetime import timedelta as _td
+
+    from portal.cases import services as cases
+    from portal.i18n import local_today
+    from portal.models import Case, User
+    from portal.supervision import sessions
+    secret = "ACTION ask about the uncle who visits at night"
+    with app.app_context(), app.test_request_context():
+        case = db.session.get(Case, world.case_a.id)
+        worker, peer = db.session.get(User, world.worker.id), db.session.get(User, world.peer.id)
+        assistant = db.session.get(User, world.assistant.id)
+        cases.add_member(worker, case, peer)
+        s = sessions.record_session(assistant, kind="group", held_on=local_today(), duration=60,
+                                    attendee_ids=[worker.id, peer.id], topics="Caseload")
+        sessions.add_case(assistant, s, case, "discussed")
+        sessions.add_action(assistant, s, owner=peer, due_on=local_today() + _td(days=1), text=secret, case=case)
+        db.session.commit()
+    c = login(world.peer)
+    assert secret in c.get("/my-day").get_data(as_text=True)
+    with app.app_context(), app.test_request_context():
+        cases.remove_member(db.session.get(User, world.worker.id), db.session.get(Case, world.case_a.id), world.peer.id)
+        db.session.commit()
+    page = c.get("/my-day").get_data(as_text=True)
+    assert secret not in page and "小明" not in page
