@@ -34,7 +34,7 @@ translations: $(VENV)/.installed
 
 # Re-extract strings after changing templates or code, then translate the new entries.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 --no-location -o portal/translations/messages.pot . >/dev/null
+	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs ".* __pycache__ node_modules" -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 --no-location -o portal/translations/messages.pot . >/dev/null
 	$(BIN)/pybabel update -N --ignore-obsolete -i portal/translations/messages.pot -d portal/translations
 
 migrate: install translations

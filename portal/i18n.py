@@ -158,7 +158,7 @@ LABELS = {
     },
     "referral_state": {
         "draft": _l("Draft"),
-        "sent": _l("Sent"),
+        "sent": lazy_pgettext("referral", "Sent"),
         "acknowledged": _l("Acknowledged by the agency"),
         "accepted": _l("Accepted"),
         "waitlisted": _l("On the waiting list"),

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..formkit import choices
+from ..formkit import choices, optional_int
 from ..i18n import LABELS
 from ..models.cases import RISK_LEVELS
 
@@ -33,11 +33,11 @@ class RiskForm(VersionedForm):
 
 
 class AssignForm(VersionedForm):
-    worker = SelectField(_l("Assign to"), coerce=int, validators=[DataRequired()])
+    worker = SelectField(_l("Assign to"), coerce=optional_int, validators=[DataRequired()])
 
 
 class MemberForm(VersionedForm):
-    member = SelectField(_l("Add to the team"), coerce=int, validators=[DataRequired()])
+    member = SelectField(_l("Add to the team"), coerce=optional_int, validators=[DataRequired()])
 
 
 class RemoveMemberForm(VersionedForm):

@@ -115,8 +115,12 @@ def _forms(case):
     team_ids = {case.worker_id} | {m.user_id for m in case.members}
     if can(current_user, "case.assign", case) or can(current_user, "case.edit", case):
         workers = services.eligible_workers(case.school_id)
-        assign.worker.choices = choices((w.id, w.display_name) for w in workers if w.id != case.worker_id)
-        member.member.choices = choices((w.id, w.display_name) for w in workers if w.id not in team_ids)
+        # Nobody is preselected: one unconsidered click must not hand a case to the first name.
+        pick = [("", _("Choose…"))]
+        others = [(w.id, w.display_name) for w in workers if w.id != case.worker_id]
+        joinable = [(w.id, w.display_name) for w in workers if w.id not in team_ids]
+        assign.worker.choices = choices(pick + others) if others else []
+        member.member.choices = choices(pick + joinable) if joinable else []
     return {"status_form": status, "risk_form": risk, "assign_form": assign, "member_form": member,
             "remove_form": RemoveMemberForm(formdata=None, prefix="rm", version=version)}
 

@@ -4,7 +4,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import format_date, lazy_gettext as _l
+from flask_babel import format_date, lazy_gettext as _l, lazy_pgettext
 from sqlalchemy import func, select
 
 from .. import clock
@@ -164,7 +164,7 @@ def referrals(scope):
     level = scope.school_level(schools)
     cols = [(o, LABELS["referral_outcome"][o], "count") for o in OUTCOMES] + [("open", _l("Not closed yet"), "count")]
     by_agency = Table("by_agency", _l("Outcome by agency"), _l("Agency"), cols, school_level=level, row_totals=True,
-                      col_totals=True, total_label=_l("Sent"), chart={"type": "stacked", "columns": [c for c, *_ in cols]})
+                      col_totals=True, total_label=lazy_pgettext("referral", "Sent"), chart={"type": "stacked", "columns": [c for c, *_ in cols]})
     agencies = sorted({(r.agency_id, r.name) for r in rows}, key=lambda a: a[1])
     for aid, name in agencies:
         mine = [r for r in rows if r.agency_id == aid]

@@ -68,8 +68,12 @@ def extracted():
     method_map, options_map = _mapping()
     assert {m for _, m in method_map} >= {"python", "jinja2"}, "babel.cfg lost a mapping"
     found = {}
+    # Babel skips folders starting with "_" by default; templates/_macros holds strings too.
+    def only_hidden(dirpath):
+        name = Path(dirpath).name
+        return not (name.startswith(".") or name in ("__pycache__", "node_modules"))
     for filename, lineno, msgid, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords=KEYWORDS):
+            str(ROOT), method_map, options_map, keywords=KEYWORDS, directory_filter=only_hidden):
         found.setdefault((_key(msgid), _context), f"{filename}:{lineno}")
     return found
 

@@ -211,3 +211,18 @@ def test_every_read_of_a_case_is_audited(app, world, login):
             ("case.viewed", world.assistant.id), ("case.viewed", world.worker.id),
             ("student.viewed", world.worker.id)]
         assert audit.verify()[0]
+
+
+def test_nobody_is_preselected_to_take_a_case_over(app, world, login):
+    """One unconsidered click on Reassign must not hand the case to the first name in the list."""
+    sup = login(world.assistant)
+    page = sup.get(f"/cases/{world.case_a.id}").get_data(as_text=True)
+    select = page[page.index('name="as-worker"'):]
+    select = select[:select.index("</select>")]
+    assert '<option selected value="">' in select and select.count("selected") == 1, "only the placeholder"
+    resp = sup.post_form(f"/cases/{world.case_a.id}/assign", {"as-worker": "", "as-version": "1"})
+    assert resp.status_code == 422
+    from portal.extensions import db
+    from portal.models import Case
+    with app.app_context():
+        assert db.session.get(Case, world.case_a.id).worker_id == world.worker.id
