@@ -119,6 +119,9 @@ def build_config(instance_path: str, overrides=None) -> dict:
         "REFERRAL_STALE_DAYS": int(env.get("PORTAL_REFERRAL_STALE_DAYS", "14")),
         "STUDENT_CONSENT_MIN_AGE": int(env.get("PORTAL_STUDENT_CONSENT_MIN_AGE", "14")),
         "SWEEP_SECONDS": int(env.get("PORTAL_SWEEP_SECONDS", "30")),
+        # Every signed-in page load runs the sweep too (at most every SWEEP_SECONDS per process),
+        # so an escalation is on time even where no cron runs (`make run`) and no page stays open.
+        "SWEEP_ON_PAGES": _env_bool("PORTAL_SWEEP_ON_PAGES", True),
         # The school year's terms, by the month-day each starts (a term ends the day before the
         # next one starts): the term calendar of prevention activities and its figures, and
         # "this term" on dashboards and reports.

@@ -532,7 +532,7 @@ def _privacy(users, students, now):
             if parent is not None:
                 clock.freeze(now - timedelta(days=1))
                 records.produce(assistant, case.student, requester_kind="guardian", requester=parent.name,
-                                received_on=(now - timedelta(days=4)).date())
+                                received_on=(now - timedelta(days=4)).date(), guardian=parent)
         finally:
             clock.freeze(None)
     users["teacher3"].created_at = now - timedelta(days=200)  # never signed in: flagged to the administrator

@@ -43,6 +43,13 @@ def _maybe_sweep():
         current_app.logger.exception("sweep failed")
 
 
+@bp.before_app_request
+def _sweep_on_page_load():
+    if current_app.config["SWEEP_ON_PAGES"] and request.method == "GET" and current_user.is_authenticated \
+            and not request.path.startswith("/static/"):
+        _maybe_sweep()
+
+
 @bp.route("/live")
 @login_required
 def live():

@@ -132,8 +132,10 @@ def case_page(case, status=200, forms=None, error=None, section_overrides=None):
     ctx = _forms(case)
     ctx.update(forms or {})
     case_sections = sections.build(case, current_user, section_overrides)
+    # A form far down the long case page was refused: say so at the top, with a link to it.
+    attention = [key.replace("_", "-") for key in (section_overrides or {})] if status >= 400 else []
     resp = render("cases/show.html", "cases/_case.html", status=status, case=case, timeline=page,
-                  describe=timeline.describe, error=error, sections=case_sections,
+                  describe=timeline.describe, error=error, sections=case_sections, attention=attention,
                   can_edit=can(current_user, "case.edit", case),
                   can_assign=can(current_user, "case.assign", case), **ctx)
     # Sections audit what they showed (reads of confidential content); committing after rendering

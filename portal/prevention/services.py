@@ -4,6 +4,7 @@ reached, group sessions and the students they reached). Flush, never commit; aud
 """
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import joinedload
 
@@ -215,9 +216,25 @@ def figures(user, start, end, school_id=None) -> dict:
                "total": total(c for (tt, _), c in cells.items() if tt == t)}
               for t in ACTIVITY_TOPICS]
     by_school = {s.id: total(c for (_, sid), c in cells.items() if sid == s.id) for s in schools}
+    groups_total = {k: sum(g[k] for g in groups.values()) for k in ("groups", "sessions", "students")}
     return {"start": start, "end": end, "schools": schools, "topics": topics, "by_school": by_school,
-            "total": total(cells.values()), "groups": groups,
-            "groups_total": {k: sum(g[k] for g in groups.values()) for k in ("groups", "sessions", "students")}}
+            "total": total(cells.values()), "groups": groups, "groups_total": groups_total,
+            "students_shown": _students_shown(groups, groups_total)}
+
+
+def _students_shown(groups, groups_total) -> dict:
+    """Students in groups count children: a school's figure below the threshold shows as "<5",
+    and then the district total is hidden too ("*"), or the figure would come back by subtraction
+    (the reports apply the same rule). School id -> text, and "total" -> text."""
+    threshold = current_app.config["SUPPRESS_BELOW"]
+    out, small = {}, 0
+    for sid, g in groups.items():
+        n = g["students"]
+        out[sid] = f"<{threshold}" if 0 < n < threshold else str(n)
+        small += 0 < n < threshold
+    total = groups_total["students"]
+    out["total"] = f"<{threshold}" if 0 < total < threshold else ("*" if small == 1 else str(total))
+    return out
 
 
 def my_activities(user, horizon_days=7):

@@ -132,10 +132,10 @@ def figures_csv():
                              "", ""])
         c, g = f["by_school"][s.id], f["groups"][s.id]
         rows.append([period, s.name, _("All topics"), c["held"], c["reached"], c["planned"], g["sessions"],
-                     g["students"]])
+                     f["students_shown"][s.id]])
     c, g = f["total"], f["groups_total"]
     rows.append([period, _("All schools"), _("All topics"), c["held"], c["reached"], c["planned"], g["sessions"],
-                 g["students"]])
+                 f["students_shown"]["total"]])
     return _csv_response(rows, f"prevention-figures-{term[0].isoformat()}.csv")
 
 

@@ -189,9 +189,17 @@ def _latest_safety_plan(crisis):
                              .order_by(SafetyPlan.version.desc()).limit(1))
 
 
-def produce(actor, student, *, requester_kind, requester, received_on):
+def produce(actor, student, *, requester_kind, requester, received_on, guardian=None):
+    """A guardian asking is one of the student's family members, never one under a no-contact or
+    no-information restriction (a court order may forbid telling them anything)."""
     if requester_kind not in REQUESTERS:
         raise RecordError("requester_kind", "required")
+    if requester_kind == "guardian":
+        if guardian is None or guardian.student_id != student.id:
+            raise RecordError("guardian_id", "required")
+        if guardian.no_contact:
+            raise RecordError("guardian_id", "restricted")
+        requester = guardian.name
     requester = clean_text(requester, "requester", limit=200, error=RecordError)
     if received_on is None:
         raise RecordError("received_on", "required")

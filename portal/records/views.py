@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import audit
 from ..extensions import db
+from ..formkit import choices
 from ..i18n import local_today
 from ..models import RecordRequest
 from ..permissions import require
@@ -16,7 +17,9 @@ from . import bp, services
 from .forms import RecordRequestForm
 
 MESSAGES = {"required": lambda: _("This is required."), "too_long": lambda: _("This is too long."),
-            "future": lambda: _("The date is in the future.")}
+            "future": lambda: _("The date is in the future."),
+            "restricted": lambda: _("This person is under a contact restriction: the record cannot be given to "
+                                    "them. Tell your supervisor and check the order.")}
 
 
 @bp.route("/students/<int:student_id>/record-request", methods=["GET", "POST"])
@@ -27,12 +30,16 @@ def new(student_id):
         abort(404)
     require("student.export", student)
     form = RecordRequestForm()
+    form.guardian_id.choices = choices([("", _("Choose…"))] + [
+        (g.id, g.name + (" · " + _("Do not contact") if g.no_contact else "")) for g in student.guardians])
     if not form.is_submitted():
         form.received_on.data = local_today()
     if form.validate_on_submit():
+        from ..models import Guardian
         try:
             req = services.produce(current_user, student, requester_kind=form.requester_kind.data,
-                                   requester=form.requester.data, received_on=form.received_on.data)
+                                   requester=form.requester.data, received_on=form.received_on.data,
+                                   guardian=db.session.get(Guardian, form.guardian_id.data or 0))
         except services.RecordError as exc:
             db.session.rollback()
             getattr(form, exc.field).errors.append(MESSAGES[exc.code]())

@@ -110,6 +110,15 @@ def test_immediate_danger_report_alerts_the_worker_who_opens_a_case_and_the_teac
     expect(cover).to_be_hidden()
     expect(teacher.get_by_label("What did you see or hear?")).to_have_value(description)
     expect(teacher.get_by_label("Immediate danger")).to_be_checked()
+    # "Find" and Enter in the search refresh the student list only: nothing typed is lost.
+    mark_document(teacher)
+    teacher.get_by_role("button", name="Find").click()
+    teacher.get_by_label("Name or student number").press("Enter")
+    expect(teacher.locator("#student-options").get_by_role("radio", name=re.compile(re.escape(student["name"])))) \
+        .to_have_count(1)
+    expect_same_document(teacher)
+    expect(teacher.get_by_label("What did you see or hear?")).to_have_value(description)
+    teacher.locator("#student-options").get_by_role("radio", name=re.compile(re.escape(student["name"]))).check()
 
     teacher.get_by_role("button", name="Send the report").click()
     teacher.wait_for_url(re.compile(r"/concerns/\d+/receipt$"))

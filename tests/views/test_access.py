@@ -368,8 +368,8 @@ def full_world(app, world):
             world.material_id = prevention.add_material(worker, activity, "slides.pdf", b"%PDF-1.4 slides").id
             from portal.records import services as records
             world.record_request_id = records.produce(
-                db.session.get(User, world.assistant.id), student, requester_kind="guardian", requester="Li Mei",
-                received_on=clock.now().date()).id
+                db.session.get(User, world.assistant.id), student, requester_kind="legal_representative",
+                requester="A lawyer", received_on=clock.now().date()).id
             from portal.supervision import growth, performance, sessions
             assistant = db.session.get(User, world.assistant.id)
             s = sessions.record_session(assistant, kind="individual", held_on=local_today(), duration=45,

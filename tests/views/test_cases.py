@@ -226,3 +226,12 @@ def test_nobody_is_preselected_to_take_a_case_over(app, world, login):
     from portal.models import Case
     with app.app_context():
         assert db.session.get(Case, world.case_a.id).worker_id == world.worker.id
+
+
+def test_a_refused_form_far_down_the_case_page_is_announced_at_the_top(app, world, login):
+    """A consent without its end date: the page says so at the top and links to the form. (UX review.)"""
+    resp = login(world.worker).post_form(f"/cases/{world.case_a.id}/consents", {"method": "signed_form"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    top = html.index("Not saved: a form below needs your attention.")
+    assert top < html.index('id="referrals"') and 'href="#referrals"' in html

@@ -927,3 +927,22 @@ def test_a_moderate_screen_makes_a_safety_plan_required_on_any_crisis(app, world
                                   "q6": "no"}).status_code == 303
     with app.app_context():
         assert db.session.query(CrisisStep).filter_by(crisis_id=crisis.id, code="safety_plan").one().required
+
+
+def test_a_page_load_runs_the_sweep_where_no_cron_runs(make_app, world, frozen):
+    """`make run` has no cron and a page may not stay open 30 s: loading any page escalates what is
+    due. (UX review.)"""
+    from tests.conftest import sign_in
+    app = make_app(SWEEP_ON_PAGES=True)
+    start = NOW()
+    with app.test_request_context(), app.app_context():
+        from portal.crisis import services
+        from portal.models import Student
+        crisis = services.start_crisis(db.session.get(User, world.worker.id), db.session.get(Student, world.student_a.id),
+                                       crisis_type="suicide_self_harm", account="x", occurred_at=start)
+        db.session.commit()
+        alert_id = crisis.alert_id
+    frozen(start + timedelta(minutes=11))
+    assert sign_in(app, world.peer).get("/home").status_code == 200
+    with app.app_context():
+        assert world.practice.id in {r.user_id for r in db.session.get(Alert, alert_id).recipients}
