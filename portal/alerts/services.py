@@ -163,12 +163,14 @@ def describe(alert) -> str:
     """What an alert says: the kind of event and who raised it, never the student or content."""
     if alert.kind == "break_glass":
         return _("Emergency access to a case of your line by %(who)s", who=alert.params.get("by", ""))
-    if alert.kind == "crisis":
+    if alert.kind == "crisis":  # the reference tells two crises apart; it names no student
+        ref = alert.params.get("ref", "")
         if alert.tier and alert.settled_at is None:
-            return _("Crisis at %(school)s started by %(who)s: nobody on the supervision line has "
-                     "acknowledged it yet", school=alert.params.get("school", ""), who=alert.params.get("by", ""))
-        return _("Crisis at %(school)s started by %(who)s", school=alert.params.get("school", ""),
-                 who=alert.params.get("by", ""))
+            return _("Crisis at %(school)s started by %(who)s (%(ref)s): nobody on the supervision line has "
+                     "acknowledged it yet", school=alert.params.get("school", ""), who=alert.params.get("by", ""),
+                     ref=ref)
+        return _("Crisis at %(school)s started by %(who)s (%(ref)s)", school=alert.params.get("school", ""),
+                 who=alert.params.get("by", ""), ref=ref)
     if alert.kind == "visit_overdue":
         return _("%(who)s has not checked in after a home visit", who=alert.params.get("by") or alert.params.get("visitor", ""))
     if alert.kind == "concern_urgent":

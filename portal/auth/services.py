@@ -5,7 +5,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, request, session
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select, update
 
 from .. import audit, clock
@@ -65,8 +65,11 @@ def end_session(reason="logout"):
     if sid:
         db.session.execute(update(LoginSession).where(LoginSession.id == sid, LoginSession.ended_at.is_(None))
                            .values(ended_at=clock.now(), end_reason=reason))
+    locale = current_user.locale if current_user and current_user.is_authenticated else session.get("locale")
     logout_user()
     session.clear()
+    if locale:  # the sign-in page after signing out speaks the user's language, nothing else stays
+        session["locale"] = locale
 
 
 def end_other_sessions(user, keep_sid=None, reason="password_changed"):

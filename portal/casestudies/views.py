@@ -52,6 +52,23 @@ def case_section(case, user, overrides):
 
 # -- the library ----------------------------------------------------------------------------------------
 
+@bp.app_template_filter("study_parts")
+def study_parts(body):
+    """A study's text as (heading, text) parts: the draft marks its sections with "## ", which a
+    reader should see as headings, not as marks. The text stays text (escaped by the template)."""
+    parts, heading, lines = [], None, []
+    for line in (body or "").splitlines():
+        if line.startswith("## "):
+            if heading is not None or any(x.strip() for x in lines):
+                parts.append((heading, "\n".join(lines).strip()))
+            heading, lines = line[3:].strip(), []
+        else:
+            lines.append(line)
+    if heading is not None or any(x.strip() for x in lines):
+        parts.append((heading, "\n".join(lines).strip()))
+    return parts
+
+
 @bp.route("/case-studies")
 @login_required
 def library():

@@ -129,7 +129,7 @@ def start_crisis(actor, student, *, crisis_type, account, occurred_at, concern=N
         "crisis", school_id=case.school_id, source=crisis, link=path_for("crisis.show", crisis_id=crisis.id),
         recipients=recipients(case, actor), raised_by=actor, line_of=case.worker,
         escalate_minutes=current_app.config["CRISIS_ESCALATE_MINUTES"],
-        params={"by": actor.display_name, "school": case.student.school.name})
+        params={"by": actor.display_name, "school": case.student.school.name, "ref": crisis.reference})
     if concern is not None:
         alerts.supersede(concern, by=actor)
     return crisis

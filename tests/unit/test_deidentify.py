@@ -164,6 +164,9 @@ def test_approval_before_download_and_the_case_untouched(app, mentioned, login):
     sup = login(world.assistant)
     queue = sup.get("/review?tab=studies").get_data(as_text=True)
     assert f"review-studies-{sid}" in queue
+    assert "## " not in queue and "## " not in sup.get(f"/case-studies/{sid}").get_data(as_text=True), \
+        "section marks read as headings, not as marks"
+    assert "<h3>" in sup.get(f"/case-studies/{sid}").get_data(as_text=True)
     with app.app_context():
         version = db.session.get(CaseStudy, sid).version_id
     assert worker.post_form(f"/case-studies/{sid}/decide", {"decision": "approve",

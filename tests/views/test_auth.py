@@ -244,3 +244,16 @@ def test_throttle_shared_through_redis(world, make_app):
         for key in client.scan_iter(f"*{prefix}*"):
             client.delete(key)
         client.close()
+
+
+def test_signing_out_keeps_the_users_language(app, world, login):
+    """A Chinese-speaking user signs out and reads the sign-in page in Chinese. (UX review.)"""
+    from portal.extensions import db
+    from portal.models import User
+    with app.app_context():
+        db.session.get(User, world.worker.id).locale = "zh"
+        db.session.commit()
+    c = login(world.worker)
+    resp = c.post_form("/logout", {})
+    page = c.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'lang="zh-Hans"' in page and "您已退出登录。" in page
