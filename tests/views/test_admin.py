@@ -193,3 +193,12 @@ def test_import_records_the_day_a_student_left(app, world, login):
         stays = db.session.query(Student).filter_by(student_number="EPS9102").one()
         assert left.left_on.isoformat() == "2025-07-01" and not left.active
         assert stays.left_on is None and stays.active
+
+
+def test_deactivating_an_account_takes_a_second_deliberate_click(world, login):
+    """The first click only opens the confirmation; the button that acts names the person. (UX review.)"""
+    page = login(world.admin).get(f"/admin/users/{world.peer.id}").get_data(as_text=True)
+    confirm = page[page.index('<details class="confirm">'):]
+    confirm = confirm[:confirm.index("</details>")]
+    assert "Yes, deactivate" in confirm and 'type="submit"' in confirm
+    assert page.count('type="submit" class="danger"') == page.count('<details class="confirm"><summary class="button danger">')
