@@ -15,7 +15,7 @@ from ..casework.services import WorkError, thread
 from ..casework.views import _decide as review_decision  # the one review step of the work cycle
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..formkit import choices
+from ..formkit import choices, place_error
 from ..i18n import label, local_today
 from ..models import GroupMember, School, Student, User
 from ..models.people import CASEWORK_ROLES
@@ -64,11 +64,7 @@ def _fail(form, exc):
                 target.errors = list(target.errors) + [message]
                 form.attendance.errors = [e.errors for e in form.attendance]  # the list caches its own
                 return None
-    field = getattr(form, exc.field or "", None)
-    if field is not None and exc.field != "attendance":
-        field.errors = list(field.errors) + [message]
-        return None
-    return message
+    return place_error(form, None if exc.field == "attendance" else exc.field, message)
 
 
 def _load(group_id):

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..formkit import choices
+from ..formkit import choices, place_error
 from ..i18n import label, local_today
 from ..models import ActivityMaterial, PreventionActivity, School
 from ..models.prevention import SCALE
@@ -51,13 +51,10 @@ def _messages():
 def _fail(form, exc):
     db.session.rollback()
     message = _messages().get(exc.code, _messages()["invalid"])
-    field = getattr(form, exc.field or "", None)
-    if exc.field in ("eval_before", "eval_after"):
-        field = getattr(form, exc.field.replace("eval_", "") + "_1")
-    if field is not None:
-        field.errors = list(field.errors) + [message]
-        return None
-    return message
+    field = exc.field
+    if field in ("eval_before", "eval_after"):  # the counts' row: its first cell carries the message
+        field = getattr(form, field.replace("eval_", "") + "_1")
+    return place_error(form, field, message)
 
 
 def _term():

@@ -8,7 +8,7 @@ from .. import audit
 from ..cases.sections import section
 from ..crypto import preload_data_keys
 from ..extensions import db
-from ..formkit import choices
+from ..formkit import choices, place_error
 from ..i18n import label, local_today
 from ..models import ActionItem, Case, User
 from ..models.people import TIERS
@@ -63,12 +63,8 @@ def messages():
 def fail(form, exc, extra=None):
     """Put a rule's refusal beside its field; return it as a general message when it has none."""
     db.session.rollback()
-    text = (extra or {}).get(exc.code) or messages().get(exc.code, exc.code)
-    field = getattr(form, exc.field, None) if (form is not None and exc.field) else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = list(field.errors) + [text]
-        return None
-    return text
+    text = (extra or {}).get(exc.code) or messages().get(exc.code, messages()["invalid"])
+    return place_error(form, exc.field, text)
 
 
 # -- overview -------------------------------------------------------------------------------------------
